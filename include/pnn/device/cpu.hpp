@@ -1,0 +1,202 @@
+// defines: pnn::Cpu, the device policy that trains on the host: buffers are xtensor containers,
+// matrix products go to BLAS (cblas, OpenBLAS by default), the elementwise work is xtensor
+// expressions over the shared functors of pnn/nn/functions.hpp (vectorised by xsimd when the
+// build defines XTENSOR_USE_XSIMD).
+#pragma once
+#include <cblas.h>
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <xtensor/xadapt.hpp>
+#include <xtensor/xmath.hpp>
+#include <xtensor/xnoalias.hpp>
+#include <xtensor/xtensor.hpp>
+
+#include "pnn/device/device.hpp"
+#include "pnn/error.hpp"
+#include "pnn/nn/functions.hpp"
+#include "pnn/util/matrix_ref.hpp"
+
+// OpenBLAS's thread control, weak so that pnn links with any cblas (BLIS, netlib) too.
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+
+namespace pnn {
+
+namespace detail {
+// A flat, non-owning xtensor view of n contiguous elements: the form in which xtensor assigns
+// an expression with one linear (SIMD) loop.
+template <class T>
+auto flat(T* p, std::size_t n) {
+    return xt::adapt(p, n, xt::no_ownership(), std::array<std::size_t, 1>{n});
+}
+}  // namespace detail
+
+struct Cpu {
+    // Rows per block are chosen so that one block of input rows stays in cache between the
+    // forward product that reads it and the gradient product that reads it again: one pass over
+    // the data per iteration instead of two. 256 KiB of input per block measured best on a
+    // 1 MiB-L2 machine (benchmarks/RESULTS.md).
+    std::size_t block_bytes = 256 * 1024;
+
+    template <class T>
+    using buffer = xt::xtensor<T, 1>;
+
+    // Sets the BLAS thread count where the BLAS offers it (OpenBLAS); returns false elsewhere,
+    // where OMP_NUM_THREADS or the BLAS's own variable decides.
+    static bool set_threads(int threads) {
+        if (!openblas_set_num_threads) return false;
+        openblas_set_num_threads(threads);
+        return true;
+    }
+
+    // Data already in host memory is where Cpu wants it: uploading is taking a view, no copy.
+    template <class T>
+    struct resident {
+        MatrixRef<const T> ref;
+        MatrixRef<const T> view() const { return ref; }
+    };
+    template <class T>
+    resident<T> upload(MatrixRef<const T> host) const {
+        return {host};
+    }
+
+    template <class T>
+    buffer<T> make_buffer(std::size_t n) const {
+        return buffer<T>::from_shape({n});
+    }
+    template <class T>
+    T* data(buffer<T>& b) const {
+        return b.data();
+    }
+    template <class T>
+    std::size_t size(const buffer<T>& b) const {
+        return b.size();
+    }
+    template <class T>
+    void copy_in(T* dst, const T* src, std::size_t n) const {
+        std::copy_n(src, n, dst);
+    }
+    template <class T>
+    void copy_out(T* dst, const T* src, std::size_t n) const {
+        std::copy_n(src, n, dst);
+    }
+    template <class T>
+    void fill(T* p, std::size_t n, T value) const {
+        std::fill_n(p, n, value);
+    }
+
+    std::size_t block_rows(std::size_t bytes_per_row) const {
+        return std::clamp<std::size_t>(block_bytes / std::max<std::size_t>(bytes_per_row, 1), 16, 8192);
+    }
+
+    // C = α op(A) op(B) + β C, all row-major.
+    template <class T>
+    void gemm(bool trans_a, bool trans_b, T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta,
+              MatrixRef<T> c) const {
+        const auto k = static_cast<blasint>(trans_a ? a.rows : a.cols);
+        const auto ta = trans_a ? CblasTrans : CblasNoTrans;
+        const auto tb = trans_b ? CblasTrans : CblasNoTrans;
+        const auto m = static_cast<blasint>(c.rows), n = static_cast<blasint>(c.cols);
+        if (m == 0 || n == 0) return;
+        if constexpr (std::is_same_v<T, double>)
+            cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a.data, blasint(a.ld), b.data, blasint(b.ld), beta,
+                        c.data, blasint(c.ld));
+        else
+            cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a.data, blasint(a.ld), b.data, blasint(b.ld), beta,
+                        c.data, blasint(c.ld));
+    }
+
+    template <class T>
+    void fill_rows(MatrixRef<T> z, VectorRef<const T> bias) const {
+        for (std::size_t i = 0; i < z.rows; ++i)
+            for (std::size_t j = 0; j < z.cols; ++j) z.row(i)[j] = bias.data[j * bias.stride];
+    }
+
+    template <class T>
+    void sigmoid(MatrixRef<T> z) const {
+        auto a = dense(z);
+        xt::noalias(a) = xt::make_lambda_xfunction(fn::sigmoid{}, a);
+    }
+
+    template <class T>
+    double output_delta(MatrixRef<T> z, const int* labels) const {
+        auto flat_z = dense(z);
+        // Σ softplus(z) over every unit, then - z[i, y_i] once per sample (the one-hot term).
+        double cost = xt::sum(xt::make_lambda_xfunction(fn::softplus{}, flat_z), xt::evaluation_strategy::immediate)();
+        for (std::size_t i = 0; i < z.rows; ++i) cost -= double(z.row(i)[labels[i]]);
+        xt::noalias(flat_z) = xt::make_lambda_xfunction(fn::sigmoid{}, flat_z);
+        for (std::size_t i = 0; i < z.rows; ++i) z.row(i)[labels[i]] -= T(1);
+        return cost;
+    }
+
+    template <class T>
+    void times_sigmoid_grad(MatrixRef<T> d, MatrixRef<const T> a) const {
+        auto fd = dense(d);
+        xt::noalias(fd) = xt::make_lambda_xfunction(fn::times_sigmoid_grad{}, fd, dense(a));
+    }
+
+    template <class T>
+    void add_column_sums(MatrixRef<const T> d, VectorRef<T> out) const {
+        for (std::size_t i = 0; i < d.rows; ++i) {
+            const T* row = d.row(i);
+            for (std::size_t j = 0; j < d.cols; ++j) out.data[j * out.stride] += row[j];
+        }
+    }
+
+    template <class T>
+    void gather_rows(MatrixRef<const T> x, const int* y, const std::size_t* index, MatrixRef<T> xb, int* yb) const {
+        for (std::size_t r = 0; r < xb.rows; ++r) {
+            std::copy_n(x.row(index[r]), x.cols, xb.row(r));
+            yb[r] = y[index[r]];
+        }
+    }
+
+    template <class T>
+    void finish_gradient(T* g, const T* mask, const T* theta, std::size_t n, T inv_m, T lambda_over_m) const {
+        auto fg = detail::flat(g, n);
+        xt::noalias(fg) = xt::make_lambda_xfunction(fn::finish_gradient<T>{{}, inv_m, lambda_over_m}, fg,
+                                                    detail::flat(mask, n), detail::flat(theta, n));
+    }
+
+    template <class T>
+    void momentum_step(T* theta, T* velocity, const T* g, std::size_t n, T momentum, T learning_rate) const {
+        auto v = detail::flat(velocity, n);
+        auto th = detail::flat(theta, n);
+        xt::noalias(v) = xt::make_lambda_xfunction(fn::momentum_velocity<T>{{}, momentum, learning_rate}, v,
+                                                   detail::flat(g, n));
+        th += v;
+    }
+
+    template <class T>
+    double masked_sum_squares(const T* mask, const T* theta, std::size_t n) const {
+        // accumulated in double: the L2 term of a float net should not lose digits to its size
+        double s = 0;
+        for (std::size_t i = 0; i < n; ++i) s += double(mask[i]) * double(theta[i]) * double(theta[i]);
+        return s;
+    }
+
+    template <class T>
+    void argmax_rows(MatrixRef<const T> a, int* out) const {
+        for (std::size_t i = 0; i < a.rows; ++i) out[i] = int(std::max_element(a.row(i), a.row(i) + a.cols) - a.row(i));
+    }
+
+    std::size_t count_equal(const int* a, const int* b, std::size_t n) const {
+        std::size_t c = 0;
+        for (std::size_t i = 0; i < n; ++i) c += a[i] == b[i];
+        return c;
+    }
+
+private:
+    // Every activation and delta block pnn allocates is dense; the flat view is what lets
+    // xtensor run one SIMD loop over it.
+    template <class T>
+    static auto dense(MatrixRef<T> m) {
+        if (!m.contiguous()) detail::fail("internal: Cpu kernel given a strided block (ld ", m.ld, " != cols ", m.cols, ")");
+        return detail::flat(m.data, m.size());
+    }
+};
+
+static_assert(Device<Cpu>);
+
+}  // namespace pnn

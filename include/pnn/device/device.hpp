@@ -1,0 +1,71 @@
+// defines: the pnn::Device concept, what a device policy (pnn::Cpu, pnn::Cuda) must offer.
+//
+// A device owns where numbers live and how the kernels of one training step run on them. The
+// Trainer and the layers (pnn/nn/backprop.hpp) are written once against this interface: they say
+// *what* to compute on which views, the device decides *how*. Every matrix argument is a
+// MatrixRef into the device's own memory; every scalar result (a cost, a count) comes back to the
+// host, and nothing else does inside the training loop.
+//
+// Data: upload(host view) returns an object whose view() is the same matrix in device memory
+// (for Cpu the host view itself, no copy); make_buffer<T>(n) allocates n elements there.
+//
+// The kernels, with shapes (B = rows of a block, n = units in, k = units out):
+//   gemm(ta, tb, α, A, B, β, C)       C = α op(A) op(B) + β C
+//   fill_rows(Z, b)                   every row of Z (B x k) = bias b (k, strided)
+//   sigmoid(Z)                        Z = σ(Z), in place
+//   output_delta(Z, y) -> Σ cost      Z holds z of the output layer; afterwards σ(z) - onehot(y),
+//                                     and returns Σ_i Σ_k softplus(z_ik) - z_{i,y_i}
+//   times_sigmoid_grad(D, A)          D = D ⊙ A ⊙ (1 - A)
+//   add_column_sums(D, g)             g += Σ_rows D (the bias gradient; g strided)
+//   gather_rows(X, y, idx, Xb, yb)    Xb row r = X row idx[r], yb[r] = y[idx[r]]
+//   finish_gradient(g, mask, θ, ...)  g = g / m + (λ/m) mask θ           (whole buffer)
+//   momentum_step(θ, v, g, μ, η)      v = μ v - η g; θ += v                (whole buffer)
+//   masked_sum_squares(mask, θ)       Σ mask θ²
+//   argmax_rows(A, out)               out[i] = first index of the row maximum
+//   count_equal(a, b, n)              #{i : a[i] == b[i]}
+#pragma once
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+
+#include "pnn/util/matrix_ref.hpp"
+
+namespace pnn {
+
+template <class D, class T>
+concept DeviceFor = requires(D d, typename D::template buffer<T>& buf,
+                             MatrixRef<T> m, MatrixRef<const T> cm, VectorRef<T> v, VectorRef<const T> cv,
+                             T* p, const T* cp, const int* labels, int* out, const std::size_t* idx, std::size_t n,
+                             T s) {
+    { d.upload(cm).view() } -> std::same_as<MatrixRef<const T>>;  // host matrix -> device
+    { d.template make_buffer<T>(n) } -> std::same_as<typename D::template buffer<T>>;
+    { d.data(buf) } -> std::same_as<T*>;
+    { d.size(buf) } -> std::same_as<std::size_t>;
+    d.copy_in(p, cp, n);   // host -> device
+    d.copy_out(p, cp, n);  // device -> host
+    d.fill(p, n, s);
+    { d.block_rows(n) } -> std::convertible_to<std::size_t>;
+    d.gemm(false, true, s, cm, cm, s, m);
+    d.fill_rows(m, cv);
+    d.sigmoid(m);
+    { d.output_delta(m, labels) } -> std::same_as<double>;
+    d.times_sigmoid_grad(m, cm);
+    d.add_column_sums(cm, v);
+    d.gather_rows(cm, labels, idx, m, out);
+    d.finish_gradient(p, cp, cp, n, s, s);
+    d.momentum_step(p, p, cp, n, s, s);
+    { d.masked_sum_squares(cp, cp, n) } -> std::same_as<double>;
+    d.argmax_rows(cm, out);
+    { d.count_equal(labels, labels, n) } -> std::same_as<std::size_t>;
+};
+
+// A device policy: offers every kernel for both element types pnn trains in.
+template <class D>
+concept Device = DeviceFor<D, float> && DeviceFor<D, double> && requires(D d, std::size_t n) {
+    // labels and sample indices live on the device too
+    { d.template make_buffer<int>(n) } -> std::same_as<typename D::template buffer<int>>;
+    { d.upload(MatrixRef<const int>{}).view() } -> std::same_as<MatrixRef<const int>>;
+    { d.template make_buffer<std::size_t>(n) } -> std::same_as<typename D::template buffer<std::size_t>>;
+};
+
+}  // namespace pnn

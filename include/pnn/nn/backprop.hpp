@@ -1,0 +1,147 @@
+// defines: pnn::Backprop<Device, T>, forward and backward propagation of an Mlp over blocks of
+// rows, written once against the Device concept, with every buffer it needs allocated up front.
+#pragma once
+#include <algorithm>
+#include <cstddef>
+#include <vector>
+
+#include "pnn/device/device.hpp"
+#include "pnn/util/matrix_ref.hpp"
+
+namespace pnn {
+
+// Shapes, for a block of B rows and layer l mapping n = sizes[l] units to k = sizes[l+1]:
+//   Theta_l = [b_l | W_l]               k x (1 + n), b_l the bias column
+//   z_l     = a_{l-1} W_l^T + 1 b_l^T   B x k        (a_{-1} = the input rows)
+//   a_l     = σ(z_l)
+// Cost and output delta (sigmoid units with cross-entropy, the seed's model):
+//   J       = Σ_i Σ_k softplus(z_ik) - z_{i,y_i}          (the sum; the Trainer divides by m)
+//   δ_L     = a_L - onehot(y)
+// Backward, layer by layer:
+//   ∂J/∂W_l += δ_l^T a_{l-1}            k x n
+//   ∂J/∂b_l += Σ_rows δ_l               k
+//   δ_{l-1}  = (δ_l W_l) ⊙ a_{l-1} ⊙ (1 - a_{l-1})
+// A block's input rows are read by the first forward product and again by the last gradient
+// product; with blocks sized to the cache (Device::block_rows) that is one pass over the data.
+template <class D, class T>
+class Backprop {
+public:
+    Backprop(D& device, const std::vector<std::size_t>& sizes)
+        : dev_(&device), sizes_(sizes), block_(device.block_rows(sizes.front() * sizeof(T))) {
+        std::size_t widest_hidden = 1, offset = 0;
+        for (std::size_t l = 0; l + 1 < sizes_.size(); ++l) {
+            offsets_.push_back(offset);
+            offset += sizes_[l + 1] * (1 + sizes_[l]);
+        }
+        for (std::size_t l = 1; l < sizes_.size(); ++l) {
+            acts_.push_back(dev_->template make_buffer<T>(block_ * sizes_[l]));
+            if (l + 1 < sizes_.size()) widest_hidden = std::max(widest_hidden, sizes_[l]);
+        }
+        for (auto& d : deltas_) d = dev_->template make_buffer<T>(block_ * widest_hidden);
+        gathered_x_ = dev_->template make_buffer<T>(block_ * sizes_.front());
+        gathered_y_ = dev_->template make_buffer<int>(block_);
+        predicted_ = dev_->template make_buffer<int>(block_);
+    }
+
+    std::size_t block_rows() const { return block_; }
+
+    // Adds the cost and (when grad is not null) the gradient summed over the rows of x to *cost
+    // and grad; grad has the layout of the parameters.
+    double accumulate(const T* theta, MatrixRef<const T> x, const int* y, T* grad) {
+        double cost = 0;
+        for (std::size_t lo = 0; lo < x.rows; lo += block_) {
+            const std::size_t r = std::min(block_, x.rows - lo);
+            cost += block(theta, x.rows_from(lo, r), y + lo, grad);
+        }
+        return cost;
+    }
+
+    // The same over the rows index[0..count) of x (device memory), gathered block by block: the
+    // mini-batch path, which never copies the dataset, only the rows of one block at a time.
+    double accumulate_rows(const T* theta, MatrixRef<const T> x, const int* y, const std::size_t* index,
+                           std::size_t count, T* grad) {
+        double cost = 0;
+        for (std::size_t lo = 0; lo < count; lo += block_) {
+            const std::size_t r = std::min(block_, count - lo);
+            MatrixRef<T> xb{dev_->data(gathered_x_), r, x.cols};
+            dev_->gather_rows(x, y, index + lo, xb, dev_->data(gathered_y_));
+            cost += block(theta, xb, dev_->data(gathered_y_), grad);
+        }
+        return cost;
+    }
+
+    // Class scores of the rows of x: out_host[i] = argmax of the output units (the first on a
+    // tie). labels (device) may be given instead of out_host to count matches only.
+    std::size_t classify(const T* theta, MatrixRef<const T> x, int* out_host, const int* labels) {
+        std::size_t correct = 0;
+        for (std::size_t lo = 0; lo < x.rows; lo += block_) {
+            const std::size_t r = std::min(block_, x.rows - lo);
+            // σ is monotonic: the argmax of z is the argmax of a, so the last σ is skipped.
+            MatrixRef<const T> z = forward(theta, x.rows_from(lo, r), /*last_sigmoid=*/false);
+            int* pred = dev_->data(predicted_);
+            dev_->argmax_rows(z, pred);
+            if (out_host) dev_->copy_out(out_host + lo, pred, r);
+            if (labels) correct += dev_->count_equal(pred, labels + lo, r);
+        }
+        return correct;
+    }
+
+private:
+    // Layer l's Theta inside the flat buffer p (parameters or gradient).
+    template <class P>
+    MatrixRef<P> theta_of(P* p, std::size_t l) const {
+        return {p + offsets_[l], sizes_[l + 1], 1 + sizes_[l]};
+    }
+    static MatrixRef<const T> weights(MatrixRef<const T> t) { return {t.data + 1, t.rows, t.cols - 1, t.cols}; }
+    static VectorRef<const T> bias(MatrixRef<const T> t) { return {t.data, t.rows, t.cols}; }
+    MatrixRef<T> act(std::size_t l, std::size_t rows) { return {dev_->data(acts_[l]), rows, sizes_[l + 1]}; }
+
+    // z_l = a_{l-1} W_l^T + b_l, a_l = σ(z_l) for every layer; returns the last layer's values
+    // (z, or a when last_sigmoid).
+    MatrixRef<const T> forward(const T* theta, MatrixRef<const T> x, bool last_sigmoid) {
+        MatrixRef<const T> a = x;
+        for (std::size_t l = 0; l + 1 < sizes_.size(); ++l) {
+            const MatrixRef<const T> t = theta_of(theta, l);
+            MatrixRef<T> z = act(l, x.rows);
+            dev_->fill_rows(z, bias(t));
+            dev_->gemm(false, true, T(1), a, weights(t), T(1), z);
+            if (l + 2 < sizes_.size() || last_sigmoid) dev_->sigmoid(z);
+            a = z;
+        }
+        return a;
+    }
+
+    double block(const T* theta, MatrixRef<const T> x, const int* y, T* grad) {
+        const std::size_t layers = sizes_.size() - 1;
+        forward(theta, x, /*last_sigmoid=*/false);
+        MatrixRef<T> delta = act(layers - 1, x.rows);  // z_L, turned into δ_L in place
+        const double cost = dev_->output_delta(delta, y);
+        if (!grad) return cost;
+
+        for (std::size_t l = layers; l-- > 0;) {
+            MatrixRef<const T> a_prev = l == 0 ? x : MatrixRef<const T>(act(l - 1, x.rows));
+            const MatrixRef<T> g = theta_of(grad, l);
+            dev_->gemm(true, false, T(1), MatrixRef<const T>(delta), a_prev, T(1),
+                       MatrixRef<T>{g.data + 1, g.rows, g.cols - 1, g.cols});
+            dev_->add_column_sums(MatrixRef<const T>(delta), VectorRef<T>{g.data, g.rows, g.cols});
+            if (l == 0) break;
+            MatrixRef<T> next{dev_->data(deltas_[l % 2]), x.rows, sizes_[l]};
+            dev_->gemm(false, false, T(1), MatrixRef<const T>(delta), weights(theta_of(theta, l)), T(0), next);
+            dev_->times_sigmoid_grad(next, a_prev);
+            delta = next;
+        }
+        return cost;
+    }
+
+    D* dev_;
+    std::vector<std::size_t> sizes_;
+    std::vector<std::size_t> offsets_;  // where each layer's Theta starts in the flat buffer
+    std::size_t block_;
+    std::vector<typename D::template buffer<T>> acts_;  // a_l (z_l before σ), one per layer
+    typename D::template buffer<T> deltas_[2];          // δ of hidden layers, alternating
+    typename D::template buffer<T> gathered_x_;         // one block of mini-batch rows
+    typename D::template buffer<int> gathered_y_;
+    typename D::template buffer<int> predicted_;
+};
+
+}  // namespace pnn

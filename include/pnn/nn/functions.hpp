@@ -1,0 +1,89 @@
+// defines: the elementwise math of training as small functors (sigmoid, its derivative, the
+// cross-entropy term, the gradient finish and the update), written once for every device.
+//
+// Each functor has a generic call operator: a Cpu expression evaluates it on xsimd batches
+// (through simd_apply, the hook xtensor looks for), the Cuda policy on scalars inside Thrust
+// kernels (PNN_HD). The trailing return types let both detect what the functor accepts.
+#pragma once
+#include <cmath>
+#include <utility>
+
+#include "pnn/config.hpp"
+
+namespace pnn::fn {
+
+// Adds the simd_apply hook that xtensor's xfunction uses to vectorise a functor.
+template <class Derived>
+struct vectorisable {
+    template <class... B>
+    auto simd_apply(const B&... b) const -> decltype(std::declval<const Derived&>()(b...)) {
+        return static_cast<const Derived&>(*this)(b...);
+    }
+};
+
+// a = 1 / (1 + e^-z)
+struct sigmoid : vectorisable<sigmoid> {
+    template <class V>
+    PNN_HD auto operator()(const V& z) const -> decltype(V(1) / (V(1) + exp(-z))) {
+        using std::exp;
+        return V(1) / (V(1) + exp(-z));
+    }
+};
+
+// dσ/dz expressed through the activation: σ'(z) = a (1 - a). Backprop multiplies the
+// propagated delta by it: delta_l = (delta_{l+1} W_{l+1}) ⊙ a_l (1 - a_l).
+struct times_sigmoid_grad : vectorisable<times_sigmoid_grad> {
+    template <class V>
+    PNN_HD auto operator()(const V& d, const V& a) const -> decltype(d * a * (V(1) - a)) {
+        return d * a * (V(1) - a);
+    }
+};
+
+// softplus(z) = log(1 + e^z), written so that it neither overflows nor loses precision:
+// max(z, 0) + log1p(e^-|z|). The seed's per-unit cost is -y log h - (1-y) log(1-h) with
+// h = σ(z), which equals softplus(z) - y z exactly; evaluating it from z avoids log(0) when a
+// unit saturates, where log(h) of a rounded h would give -inf.
+struct softplus : vectorisable<softplus> {
+    template <class V>
+    PNN_HD auto operator()(const V& z) const -> decltype(log1p(exp(-abs(z)))) {
+        using std::abs;
+        using std::exp;
+        using std::log1p;
+        using std::max;
+        return max(z, V(0)) + log1p(exp(-abs(z)));
+    }
+};
+
+// The gradient from its sum over m samples: g = sum / m + (λ / m) · mask · θ, where mask is
+// 0 on bias entries and 1 elsewhere, so that the L2 term skips the bias column.
+template <class T>
+struct finish_gradient : vectorisable<finish_gradient<T>> {
+    T inv_m;
+    T lambda_over_m;
+    template <class V>
+    PNN_HD auto operator()(const V& g, const V& mask, const V& theta) const -> decltype(g * mask * theta) {
+        return g * V(inv_m) + V(lambda_over_m) * mask * theta;
+    }
+};
+
+// Heavy-ball momentum: v <- μ v - η g, then θ <- θ + v. With μ = 0 this is the seed's
+// θ <- θ - η g exactly (θ + (-η g) and θ - η g round identically).
+template <class T>
+struct momentum_velocity : vectorisable<momentum_velocity<T>> {
+    T momentum;
+    T learning_rate;
+    template <class V>
+    PNN_HD auto operator()(const V& v, const V& g) const -> decltype(v * g) {
+        return V(momentum) * v - V(learning_rate) * g;
+    }
+};
+
+// Σ mask · θ², the L2 term before its factor λ / (2m).
+struct masked_square : vectorisable<masked_square> {
+    template <class V>
+    PNN_HD auto operator()(const V& mask, const V& theta) const -> decltype(mask * theta) {
+        return mask * theta * theta;
+    }
+};
+
+}  // namespace pnn::fn

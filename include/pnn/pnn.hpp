@@ -1,0 +1,18 @@
+// pnn: data-parallel training of neural networks on CPUs and GPUs, header-only.
+// defines: everything below; include this one header.
+#pragma once
+
+#include "pnn/error.hpp"
+#include "pnn/util/matrix_ref.hpp"
+#include "pnn/data/dataset.hpp"
+#include "pnn/data/idx.hpp"
+#include "pnn/device/device.hpp"
+#include "pnn/device/cpu.hpp"
+#include "pnn/comm/comm.hpp"
+#include "pnn/comm/local.hpp"
+#include "pnn/nn/functions.hpp"
+#include "pnn/nn/mlp.hpp"
+#include "pnn/nn/backprop.hpp"
+#include "pnn/train/sgd.hpp"
+#include "pnn/train/shuffle.hpp"
+#include "pnn/train/trainer.hpp"

@@ -1,0 +1,247 @@
+// defines: pnn::Trainer<Net, Device, Comm>, the training loop, written once for every device and
+// communicator: cost, gradient, fit (gradient descent), predict and accuracy.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <concepts>
+#include <cstddef>
+#include <vector>
+#include <xtensor/xtensor.hpp>
+
+#include "pnn/comm/comm.hpp"
+#include "pnn/comm/local.hpp"
+#include "pnn/data/dataset.hpp"
+#include "pnn/device/cpu.hpp"
+#include "pnn/device/device.hpp"
+#include "pnn/error.hpp"
+#include "pnn/nn/backprop.hpp"
+#include "pnn/train/sgd.hpp"
+#include "pnn/train/shuffle.hpp"
+
+namespace pnn {
+
+// What the Trainer needs of a net: its layer sizes and one flat parameter buffer laid out as
+// consecutive Theta matrices (pnn::Mlp).
+template <class N>
+concept Network = requires(N net, const N cnet) {
+    typename N::value_type;
+    { cnet.sizes() } -> std::convertible_to<std::vector<std::size_t>>;
+    { cnet.parameter_count() } -> std::convertible_to<std::size_t>;
+    { net.parameters() } -> std::same_as<typename N::value_type*>;
+    { cnet.theta(0) } -> std::same_as<xt::xtensor<typename N::value_type, 2>>;
+};
+
+template <Network Net, Device D = Cpu, Comm C = Local>
+class Trainer {
+public:
+    using T = typename Net::value_type;
+
+    // The weights of rank 0 are broadcast, so every rank starts from the same net.
+    explicit Trainer(Net net, C comm = C{}, D device = D{})
+        : net_(std::move(net)), comm_(std::move(comm)), dev_(std::move(device)), bp_(dev_, net_.sizes()) {
+        const std::size_t p = net_.parameter_count();
+        comm_.broadcast(net_.parameters(), p);
+        theta_ = dev_.template make_buffer<T>(p);
+        grad_ = dev_.template make_buffer<T>(p);
+        velocity_ = dev_.template make_buffer<T>(p);
+        mask_ = dev_.template make_buffer<T>(p);
+        dev_.copy_in(dev_.data(theta_), net_.parameters(), p);
+        dev_.fill(dev_.data(velocity_), p, T(0));
+        // 1 on weights, 0 on bias entries (column 0 of each Theta): the L2 term's mask.
+        std::vector<T> mask(p, T(1));
+        for (std::size_t l = 0, at = 0; l + 1 < net_.sizes().size(); ++l) {
+            const std::size_t k = net_.sizes()[l + 1], cols = 1 + net_.sizes()[l];
+            for (std::size_t r = 0; r < k; ++r) mask[at + r * cols] = T(0);
+            at += k * cols;
+        }
+        dev_.copy_in(dev_.data(mask_), mask.data(), p);
+        batch_index_ = dev_.template make_buffer<std::size_t>(bp_.block_rows());
+        local_index_.reserve(bp_.block_rows());
+    }
+    Trainer(const Trainer&) = delete;  // holds device buffers and a workspace bound to its device
+    Trainer& operator=(const Trainer&) = delete;
+
+    // The net with the trainer's current weights.
+    const Net& net() const { return net_; }
+    // Updates applied so far, over every fit (the optimizer's step count).
+    std::size_t step() const { return step_; }
+    C& comm() { return comm_; }
+    D& device() { return dev_; }
+
+    // J(Θ) over the dataset: mean cross-entropy plus λ/(2m) Σ θ² over non-bias weights.
+    double cost(const Dataset<T>& data, double lambda = 0.0) {
+        check_lambda(lambda);
+        const Shard<T> s = shard(data);
+        auto x = dev_.upload(s.x);
+        auto y = dev_.upload(labels_of(s));
+        double sum = bp_.accumulate(dev_.data(theta_), x.view(), y.view().data, nullptr);
+        comm_.sum(&sum, 1);
+        return finish_cost(sum, s.global_rows, lambda);
+    }
+
+    // ∂J/∂Θ over the dataset, one Theta-shaped matrix per layer.
+    std::vector<xt::xtensor<T, 2>> gradient(const Dataset<T>& data, double lambda = 0.0) {
+        check_lambda(lambda);
+        const Shard<T> s = shard(data);
+        auto x = dev_.upload(s.x);
+        auto y = dev_.upload(labels_of(s));
+        full_batch_gradient(x.view(), y.view().data, s.global_rows, lambda);
+        Net g = net_;
+        dev_.copy_out(g.parameters(), dev_.data(grad_), g.parameter_count());
+        std::vector<xt::xtensor<T, 2>> out;
+        for (std::size_t l = 0; l + 1 < net_.sizes().size(); ++l) out.push_back(g.theta(l));
+        return out;
+    }
+
+    // Gradient descent from the current weights and optimizer state; returns the cost of the
+    // batch used before each update. on_step(i, cost) is called after update i (1-based).
+    template <class OnStep>
+    std::vector<double> fit(const Dataset<T>& data, const Sgd& opt, OnStep&& on_step) {
+        const Shard<T> s = shard(data);
+        opt.validate(s.global_rows);
+        auto x = dev_.upload(s.x);
+        auto y = dev_.upload(labels_of(s));
+        const std::size_t p = net_.parameter_count();
+        const bool full = opt.batch_size == 0 || opt.batch_size == s.global_rows;
+        std::vector<double> history;
+        history.reserve(opt.iterations);
+        for (std::size_t i = 1; i <= opt.iterations; ++i) {
+            const double j = full ? full_batch_gradient(x.view(), y.view().data, s.global_rows, opt.lambda)
+                                  : mini_batch_gradient(s, x.view(), y.view().data, opt);
+            if (!std::isfinite(j)) {
+                sync_net();
+                detail::fail("fit: the cost became ", j, " at iteration ", i, " (update ", step_ + 1,
+                             "); expected a finite cost: lower the learning rate (", opt.learning_rate, ")");
+            }
+            dev_.momentum_step(dev_.data(theta_), dev_.data(velocity_), dev_.data(grad_), p, T(opt.momentum),
+                               T(opt.learning_rate));
+            ++step_;
+            history.push_back(j);
+            on_step(i, j);
+        }
+        sync_net();
+        return history;
+    }
+    std::vector<double> fit(const Dataset<T>& data, const Sgd& opt) {
+        return fit(data, opt, [](std::size_t, double) {});
+    }
+
+    // The most likely class of every row of x.
+    xt::xtensor<int, 1> predict(const xt::xtensor<T, 2>& x) {
+        const MatrixRef<const T> rows{x.data(), x.shape(0), x.shape(1)};
+        check_width(rows.cols, rows.rows, "predict input");
+        detail::check_finite(rows, "predict input");
+        xt::xtensor<int, 1> out = xt::xtensor<int, 1>::from_shape({x.shape(0)});
+        auto dx = dev_.upload(rows);
+        bp_.classify(dev_.data(theta_), dx.view(), out.data(), nullptr);
+        return out;
+    }
+
+    // Fraction of samples whose predicted class is their label.
+    double accuracy(const Dataset<T>& data) {
+        const Shard<T> s = shard(data);
+        auto x = dev_.upload(s.x);
+        auto y = dev_.upload(labels_of(s));
+        std::size_t correct = bp_.classify(dev_.data(theta_), x.view(), nullptr, y.view().data);
+        comm_.sum(&correct, 1);
+        return double(correct) / double(s.global_rows);
+    }
+
+private:
+    static MatrixRef<const int> labels_of(const Shard<T>& s) { return {s.y, s.rows(), 1}; }
+
+    static void check_lambda(double lambda) {
+        if (!(lambda >= 0) || !std::isfinite(lambda)) detail::fail("lambda: expected a finite value >= 0, found ", lambda);
+    }
+
+    void check_width(std::size_t width, std::size_t rows, const std::string& name) const {
+        if (rows > 0 && width != net_.sizes().front())
+            detail::fail(name, ": expected ", net_.sizes().front(), " features per sample (the net's inputs), found ", width);
+    }
+
+    // This rank's rows, checked against the net: width, labels in 0..k-1, not empty.
+    Shard<T> shard(const Dataset<T>& data) {
+        Shard<T> s = comm_.distribute(data);
+        check_width(s.x.cols, s.rows(), data.name());
+        const int k = int(net_.sizes().back());
+        for (std::size_t i = 0; i < s.rows(); ++i)
+            if (s.y[i] >= k)
+                detail::fail(data.name(), ": expected labels in 0..", k - 1, " (the net has ", k, " outputs), found ", s.y[i],
+                             " at sample ", s.offset + i);
+        if (s.global_rows == 0) detail::fail(data.name(), ": expected at least one sample, found an empty dataset");
+        return s;
+    }
+
+    double finish_cost(double sum, std::size_t m, double lambda) {
+        double j = sum / double(m);
+        if (lambda > 0)
+            j += lambda / (2.0 * double(m)) *
+                 dev_.masked_sum_squares(dev_.data(mask_), dev_.data(theta_), net_.parameter_count());
+        return j;
+    }
+
+    // grad_ = ∂J/∂Θ over all m rows (every rank's share summed); returns J.
+    double full_batch_gradient(MatrixRef<const T> x, const int* y, std::size_t m, double lambda) {
+        const std::size_t p = net_.parameter_count();
+        dev_.fill(dev_.data(grad_), p, T(0));
+        double sum = bp_.accumulate(dev_.data(theta_), x, y, dev_.data(grad_));
+        return finish_gradient(sum, m, lambda);
+    }
+
+    double finish_gradient(double cost_sum, std::size_t m, double lambda) {
+        const std::size_t p = net_.parameter_count();
+        comm_.sum(dev_.data(grad_), p);
+        comm_.sum(&cost_sum, 1);
+        dev_.finish_gradient(dev_.data(grad_), dev_.data(mask_), dev_.data(theta_), p, T(1.0 / double(m)),
+                             T(lambda / double(m)));
+        return finish_cost(cost_sum, m, lambda);
+    }
+
+    // The gradient over the next mini-batch: the samples at positions [t B, (t+1) B) of this
+    // epoch's order (the last batch of an epoch holds the remainder). Each rank takes the ones it
+    // holds; the step is the same whatever the number of ranks.
+    double mini_batch_gradient(const Shard<T>& s, MatrixRef<const T> x, const int* y, const Sgd& opt) {
+        const std::size_t m = s.global_rows, b = opt.batch_size;
+        const std::size_t per_epoch = (m + b - 1) / b;
+        const std::size_t epoch = step_ / per_epoch, t = step_ % per_epoch;
+        if (epoch != order_epoch_ || order_.size() != m || opt.seed != order_seed_) {
+            epoch_order(order_, m, opt.seed, epoch);
+            order_epoch_ = epoch;
+            order_seed_ = opt.seed;
+        }
+        const std::size_t lo = t * b, hi = std::min(m, lo + b);
+        dev_.fill(dev_.data(grad_), net_.parameter_count(), T(0));
+        // Rows go to the device one block at a time, in the batch's order.
+        double sum = 0;
+        local_index_.clear();
+        auto flush = [&] {
+            dev_.copy_in(dev_.data(batch_index_), local_index_.data(), local_index_.size());
+            sum += bp_.accumulate_rows(dev_.data(theta_), x, y, dev_.data(batch_index_), local_index_.size(),
+                                       dev_.data(grad_));
+            local_index_.clear();
+        };
+        for (std::size_t k = lo; k < hi; ++k) {
+            if (!s.owns(order_[k])) continue;
+            local_index_.push_back(order_[k] - s.offset);
+            if (local_index_.size() == bp_.block_rows()) flush();
+        }
+        if (!local_index_.empty()) flush();
+        return finish_gradient(sum, hi - lo, opt.lambda);
+    }
+
+    void sync_net() { dev_.copy_out(net_.parameters(), dev_.data(theta_), net_.parameter_count()); }
+
+    Net net_;
+    C comm_;
+    D dev_;
+    Backprop<D, T> bp_;
+    typename D::template buffer<T> theta_, grad_, velocity_, mask_;
+    typename D::template buffer<std::size_t> batch_index_;
+    std::size_t step_ = 0;
+    std::vector<std::size_t> order_;  // this epoch's sample order (mini-batch only)
+    std::size_t order_epoch_ = std::size_t(-1);
+    std::uint64_t order_seed_ = 0;
+    std::vector<std::size_t> local_index_;
+};
+
+}  // namespace pnn
