@@ -110,8 +110,9 @@ public:
                                   : mini_batch_gradient(s, x.view(), y.view().data, opt);
             if (!std::isfinite(j)) {
                 sync_net();
-                detail::fail("fit: the cost became ", j, " at iteration ", i, " (update ", step_ + 1,
-                             "); expected a finite cost: lower the learning rate (", opt.learning_rate, ")");
+                detail::fail("fit: the cost became ", std::isnan(j) ? "NaN" : "Inf", " at iteration ", i,
+                             " (update ", step_ + 1, " of this trainer); expected a finite cost: the learning rate (",
+                             opt.learning_rate, ") may be too high, or the weights not finite");
             }
             dev_.momentum_step(dev_.data(theta_), dev_.data(velocity_), dev_.data(grad_), p, T(opt.momentum),
                                T(opt.learning_rate));

@@ -1,0 +1,301 @@
+// Tests of the net, the cost, the gradient and training on the Cpu device with Local.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "support.hpp"
+
+using pnn::Cpu;
+using pnn::Local;
+template <class T>
+using CpuTrainer = pnn::Trainer<pnn::Mlp<T>, Cpu, Local>;
+
+TEST_CASE("Mlp: Theta shapes, one buffer, seeded initialisation") {
+    pnn::Mlp<double> net({400, 25, 10}, 7);
+    CHECK(net.layers() == 2);
+    CHECK(net.theta(0).shape(0) == 25);
+    CHECK(net.theta(0).shape(1) == 401);
+    CHECK(net.theta(1).shape(0) == 10);
+    CHECK(net.theta(1).shape(1) == 26);
+    CHECK(net.parameter_count() == 25 * 401 + 10 * 26);
+    CHECK(net.offset(1) == 25 * 401);
+    // the Theta of layer 1 is the buffer's tail, row-major, column 0 the bias
+    CHECK(net.theta(1)(3, 0) == net.parameters()[net.offset(1) + 3 * 26]);
+    CHECK(net == pnn::Mlp<double>({400, 25, 10}, 7));
+    CHECK_FALSE(net == pnn::Mlp<double>({400, 25, 10}, 8));
+    double lo = 1, hi = -1;
+    for (std::size_t i = 0; i < net.parameter_count(); ++i) {
+        lo = std::min(lo, net.parameters()[i]);
+        hi = std::max(hi, net.parameters()[i]);
+    }
+    CHECK(lo >= -0.12);
+    CHECK(hi < 0.12);
+    CHECK(lo < -0.11);  // the whole interval is used
+    CHECK(hi > 0.11);
+
+    auto t = net.theta(0);
+    t(2, 5) = 3.5;
+    net.set_theta(0, t);
+    CHECK(net.theta(0)(2, 5) == 3.5);
+    const auto wrong = xt::xtensor<double, 2>::from_shape({25, 400});
+    CHECK(test::error_of([&] { net.set_theta(0, wrong); }).find("expected a 25 x 401 matrix") != std::string::npos);
+    CHECK(test::error_of([&] { net.theta(2); }).find("layer index") != std::string::npos);
+    CHECK(test::error_of([] { pnn::Mlp<float>({784}); }).find("at least 2") != std::string::npos);
+    CHECK(test::error_of([] { pnn::Mlp<float>({784, 0, 10}); }).find("found 0 at position 1") != std::string::npos);
+}
+
+TEST_CASE("cost on a tiny case computed by hand") {
+    // One layer, 2 inputs -> 2 outputs; Theta = [[0.1, 0.2, -0.3], [-0.4, 0.5, 0.6]].
+    pnn::Mlp<double> net({2, 2}, 0);
+    net.set_theta(0, xt::xtensor<double, 2>{{0.1, 0.2, -0.3}, {-0.4, 0.5, 0.6}});
+    pnn::Dataset<double> d(xt::xtensor<double, 2>{{1.0, 2.0}, {0.5, -1.0}}, xt::xtensor<int, 1>{1, 0});
+    // sample 0: z = (0.1 + 0.2 - 0.6, -0.4 + 0.5 + 1.2) = (-0.3, 1.3), y = (0, 1)
+    // sample 1: z = (0.1 + 0.1 + 0.3, -0.4 + 0.25 - 0.6) = (0.5, -0.75), y = (1, 0)
+    auto s = [](double z) { return 1 / (1 + std::exp(-z)); };
+    const double j = -(std::log(1 - s(-0.3)) + std::log(s(1.3)) + std::log(s(0.5)) + std::log(1 - s(-0.75))) / 2;
+    CpuTrainer<double> t(net);
+    CHECK(t.cost(d) == doctest::Approx(j).epsilon(1e-14));
+    // L2: λ/(2m) Σ θ² over the weights only: (0.04 + 0.09 + 0.25 + 0.36) λ / 4
+    CHECK(t.cost(d, 2.0) == doctest::Approx(j + 2.0 * 0.74 / 4).epsilon(1e-14));
+}
+
+TEST_CASE_TEMPLATE("cost equals an independent float64 computation, with and without L2", T, float, double) {
+    const auto d = test::blobs<T>(300, 12, 4, 3);
+    for (std::vector<std::size_t> sizes : {std::vector<std::size_t>{12, 4}, {12, 7, 4}, {12, 9, 5, 4}}) {
+        pnn::Mlp<T> net(sizes, 11);
+        CpuTrainer<T> t(net);
+        const double tol = std::is_same_v<T, double> ? 1e-12 : 1e-5;
+        CHECK(t.cost(d, 0.0) == doctest::Approx(test::reference_cost(net, d, 0.0)).epsilon(tol));
+        CHECK(t.cost(d, 1.5) == doctest::Approx(test::reference_cost(net, d, 1.5)).epsilon(tol));
+    }
+}
+
+// Depth = number of weight layers.
+std::vector<std::vector<std::size_t>> nets_of_depth_2_to_4() { return {{6, 5, 3}, {6, 5, 4, 3}, {6, 4, 7, 5, 3}}; }
+
+TEST_CASE("gradient matches central finite differences, depths 2 to 4 (float64)") {
+    const auto d = test::blobs<double>(40, 6, 3, 5);
+    for (const auto& sizes : nets_of_depth_2_to_4()) {
+        for (double lambda : {0.0, 0.7}) {
+            CAPTURE(sizes.size());
+            CAPTURE(lambda);
+            pnn::Mlp<double> net(sizes, 21);
+            CpuTrainer<double> t(net);
+            const auto g = t.gradient(d, lambda);
+            REQUIRE(g.size() == sizes.size() - 1);
+            const double h = 1e-5;  // rounding ~ eps J / h and truncation ~ h^2 J''' both stay below 1e-9
+            for (std::size_t l = 0; l < g.size(); ++l) {
+                const auto theta = net.theta(l);
+                for (std::size_t r = 0; r < theta.shape(0); ++r)
+                    for (std::size_t c = 0; c < theta.shape(1); ++c) {
+                        pnn::Mlp<double> plus = net, minus = net;
+                        auto tp = theta, tm = theta;
+                        tp(r, c) += h;
+                        tm(r, c) -= h;
+                        plus.set_theta(l, tp);
+                        minus.set_theta(l, tm);
+                        const double fd = (CpuTrainer<double>(plus).cost(d, lambda) -
+                                           CpuTrainer<double>(minus).cost(d, lambda)) / (2 * h);
+                        CHECK(g[l](r, c) == doctest::Approx(fd).epsilon(1e-6).scale(1e-2));
+                    }
+            }
+        }
+    }
+}
+
+TEST_CASE("float32 gradient matches the float64 gradient of the same weights, depths 2 to 4") {
+    const auto dd = test::blobs<double>(200, 6, 3, 9);
+    const pnn::Dataset<float> df(xt::cast<float>(dd.x()), dd.y());
+    for (const auto& sizes : nets_of_depth_2_to_4()) {
+        pnn::Mlp<float> nf(sizes, 4);
+        pnn::Mlp<double> nd(sizes, 4);
+        for (std::size_t l = 0; l < nf.layers(); ++l) nd.set_theta(l, xt::cast<double>(nf.theta(l)));
+        const auto gf = CpuTrainer<float>(nf).gradient(df, 0.3);
+        const auto gd = CpuTrainer<double>(nd).gradient(dd, 0.3);
+        for (std::size_t l = 0; l < gf.size(); ++l) {
+            const double scale = xt::amax(xt::abs(gd[l]))();
+            CHECK(xt::amax(xt::abs(xt::cast<double>(gf[l]) - gd[l]))() <= 1e-5 * scale);
+        }
+    }
+}
+
+TEST_CASE("the gradient does not depend on the block size the device works in") {
+    const auto d = test::blobs<double>(1000, 30, 5, 1);
+    pnn::Mlp<double> net({30, 16, 8, 5}, 2);
+    CpuTrainer<double> whole(net, Local{}, Cpu{.block_bytes = 1 << 30});
+    CpuTrainer<double> small(net, Local{}, Cpu{.block_bytes = 16 * 30 * sizeof(double)});  // 16 rows
+    const auto a = whole.gradient(d, 0.1), b = small.gradient(d, 0.1);
+    for (std::size_t l = 0; l < a.size(); ++l) CHECK(xt::allclose(a[l], b[l], 1e-12, 1e-15));
+    CHECK(whole.cost(d) == doctest::Approx(small.cost(d)).epsilon(1e-13));
+}
+
+TEST_CASE_TEMPLATE("full-batch training lowers the cost and is the seed's update", T, float, double) {
+    const auto d = test::blobs<T>(500, 10, 3, 4);
+    pnn::Mlp<T> net({10, 8, 3}, 5);
+    CpuTrainer<T> t(net);
+    const double before = t.cost(d);
+    pnn::Sgd opt;
+    opt.learning_rate = 2.0;
+    opt.iterations = 1;
+    // one update by hand: Θ - η ∂J/∂Θ
+    const auto g = t.gradient(d);
+    const auto h1 = t.fit(d, opt);
+    CHECK(h1.size() == 1);
+    CHECK(h1[0] == doctest::Approx(before).epsilon(1e-12));
+    for (std::size_t l = 0; l < g.size(); ++l) {
+        const xt::xtensor<T, 2> expect = net.theta(l) - T(2.0) * g[l];
+        CHECK(t.net().theta(l) == expect);
+    }
+    opt.iterations = 200;
+    const auto h = t.fit(d, opt);
+    CHECK(h.size() == 200);
+    CHECK(h.back() < 0.5 * before);
+    CHECK(t.cost(d) < h.back());
+    CHECK(t.step() == 201);
+}
+
+TEST_CASE("mini-batch SGD with momentum: fit(k) then fit(n-k) equals fit(n) bit for bit") {
+    const auto d = test::blobs<double>(437, 9, 4, 6);  // 437 = 6 batches of 64 and one of 53
+    pnn::Mlp<double> net({9, 12, 4}, 8);
+    pnn::Sgd opt;
+    opt.learning_rate = 0.5;
+    opt.batch_size = 64;
+    opt.momentum = 0.9;
+    opt.seed = 42;
+    opt.lambda = 0.01;
+    opt.iterations = 25;  // crosses three epoch boundaries
+    CpuTrainer<double> one(net);
+    const auto h = one.fit(d, opt);
+    CpuTrainer<double> two(net);
+    opt.iterations = 11;
+    auto h2 = two.fit(d, opt);
+    opt.iterations = 14;
+    const auto rest = two.fit(d, opt);
+    h2.insert(h2.end(), rest.begin(), rest.end());
+    CHECK(h == h2);
+    CHECK(one.net() == two.net());
+    // a different shuffle seed gives a different model
+    CpuTrainer<double> other(net);
+    opt.seed = 43;
+    opt.iterations = 25;
+    other.fit(d, opt);
+    CHECK_FALSE(other.net() == one.net());
+    CHECK(one.cost(d) < CpuTrainer<double>(net).cost(d));
+}
+
+TEST_CASE("mini-batches visit every sample once per epoch") {
+    std::vector<std::size_t> order;
+    pnn::epoch_order(order, 1000, 3, 0);
+    std::vector<std::size_t> sorted = order;
+    std::sort(sorted.begin(), sorted.end());
+    for (std::size_t i = 0; i < sorted.size(); ++i) CHECK(sorted[i] == i);
+    std::vector<std::size_t> next;
+    pnn::epoch_order(next, 1000, 3, 1);
+    CHECK(next != order);
+    std::vector<std::size_t> again;
+    pnn::epoch_order(again, 1000, 3, 0);
+    CHECK(again == order);
+    // A batch as large as the data is the full batch: the same step as batch_size 0.
+    const auto d = test::blobs<double>(100, 5, 2, 1);
+    pnn::Mlp<double> net({5, 4, 2}, 3);
+    pnn::Sgd opt;
+    opt.iterations = 3;
+    CpuTrainer<double> a(net), b(net);
+    a.fit(d, opt);
+    opt.batch_size = 100;
+    b.fit(d, opt);
+    CHECK(a.net() == b.net());
+}
+
+TEST_CASE("predict and accuracy") {
+    // One layer, 2 inputs -> 3 classes: class = which input is large, or class 2 when neither.
+    pnn::Mlp<double> net({2, 3}, 0);
+    net.set_theta(0, xt::xtensor<double, 2>{{-5, 10, 0}, {-5, 0, 10}, {0, 0, 0}});
+    CpuTrainer<double> t(net);
+    xt::xtensor<double, 2> x{{1, 0}, {0, 1}, {0, 0}, {0.9, 0.1}, {0.2, 0.8}};
+    const xt::xtensor<int, 1> p = t.predict(x);
+    CHECK(p == xt::xtensor<int, 1>{0, 1, 2, 0, 1});
+    CHECK(t.accuracy(pnn::Dataset<double>(x, xt::xtensor<int, 1>{0, 1, 2, 1, 1})) == doctest::Approx(0.8));
+    // many rows, spanning several blocks
+    const auto d = test::blobs<double>(3000, 2, 3, 1);
+    const auto all = t.predict(d.x());
+    std::size_t same = 0;
+    for (std::size_t i = 0; i < d.size(); ++i) same += all(i) == d.y()(i);
+    CHECK(t.accuracy(d) == doctest::Approx(double(same) / 3000));
+}
+
+TEST_CASE("bad input raises pnn::error naming the argument") {
+    const auto d = test::blobs<double>(50, 6, 3, 2);
+    pnn::Mlp<double> net({6, 4, 3}, 1);
+    CpuTrainer<double> t(net);
+    auto contains = [](const std::string& msg, const std::string& part) {
+        INFO(msg);
+        CHECK(msg.find(part) != std::string::npos);
+    };
+    // width differs from the net's input
+    const auto wide = test::blobs<double>(20, 7, 3, 2);
+    contains(test::error_of([&] { t.cost(wide); }), "expected 6 features per sample (the net's inputs), found 7");
+    contains(test::error_of([&] { t.predict(wide.x()); }), "predict input: expected 6 features");
+    // labels outside 0..k-1
+    xt::xtensor<int, 1> y = d.y();
+    y(17) = 3;
+    contains(test::error_of([&] { t.fit(pnn::Dataset<double>(d.x(), y), pnn::Sgd{}); }),
+             "expected labels in 0..2 (the net has 3 outputs), found 3 at sample 17");
+    y(17) = -1;
+    contains(test::error_of([&] { pnn::Dataset<double>(d.x(), y); }), "expected labels >= 0, found -1 at sample 17");
+    // NaN and Inf in inputs
+    xt::xtensor<double, 2> x = d.x();
+    x(4, 2) = std::numeric_limits<double>::quiet_NaN();
+    contains(test::error_of([&] { pnn::Dataset<double>(x, d.y()); }), "expected finite inputs, found nan at sample 4, feature 2");
+    x(4, 2) = std::numeric_limits<double>::infinity();
+    contains(test::error_of([&] { pnn::Dataset<double>(x, d.y()); }), "found inf at sample 4");
+    contains(test::error_of([&] { t.predict(x); }), "predict input: expected finite inputs");
+    // rows and labels disagree
+    contains(test::error_of([&] { pnn::Dataset<double>(d.x(), xt::xtensor<int, 1>{1, 2}); }),
+             "expected one label per sample (50 samples), found 2 labels");
+    // empty dataset
+    contains(test::error_of([&] { t.cost(pnn::Dataset<double>()); }), "expected at least one sample, found an empty dataset");
+    contains(test::error_of([&] { t.fit(pnn::Dataset<double>(), pnn::Sgd{}); }), "empty dataset");
+    // optimizer settings
+    pnn::Sgd opt;
+    opt.learning_rate = 0;
+    contains(test::error_of([&] { t.fit(d, opt); }), "learning_rate: expected a finite value > 0, found 0");
+    opt.learning_rate = -1;
+    contains(test::error_of([&] { t.fit(d, opt); }), "learning_rate: expected a finite value > 0, found -1");
+    opt = {};
+    opt.batch_size = 51;
+    contains(test::error_of([&] { t.fit(d, opt); }), "batch_size: expected at most the 50 samples");
+    opt = {};
+    opt.momentum = 1.0;
+    contains(test::error_of([&] { t.fit(d, opt); }), "momentum: expected a value in [0, 1), found 1");
+    opt = {};
+    opt.lambda = -0.5;
+    contains(test::error_of([&] { t.fit(d, opt); }), "lambda: expected a finite value >= 0, found -0.5");
+    contains(test::error_of([&] { t.cost(d, std::nan("")); }), "lambda: expected a finite value >= 0");
+    // nothing above changed the trainer
+    CHECK(t.net() == net);
+    CHECK(t.step() == 0);
+}
+
+TEST_CASE("a run whose cost becomes NaN stops with an error naming the iteration") {
+    const auto d = test::blobs<double>(50, 6, 3, 2);
+    pnn::Mlp<double> net({6, 4, 3}, 1);
+    pnn::Sgd opt;
+    opt.iterations = 50;
+    CpuTrainer<double> t(net);
+    t.fit(d, opt);  // 50 good iterations first: the error must name the one that failed
+    // weights of +inf and -inf on inputs of one sign make z = inf - inf = NaN
+    auto theta = t.net().theta(0);
+    theta(0, 1) = std::numeric_limits<double>::infinity();
+    theta(0, 2) = -std::numeric_limits<double>::infinity();
+    pnn::Mlp<double> broken = t.net();
+    broken.set_theta(0, theta);
+    const auto positive = pnn::Dataset<double>(xt::abs(d.x()) + 0.1, d.y());
+    CpuTrainer<double> b(broken);
+    const std::string msg = test::error_of([&] { b.fit(positive, opt); });
+    INFO(msg);
+    CHECK(msg.find("fit: the cost became NaN at iteration 1 ") != std::string::npos);
+    CHECK(msg.find("lower the learning rate") != std::string::npos);
+}

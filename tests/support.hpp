@@ -1,0 +1,74 @@
+// defines: helpers the tests share: small synthetic datasets and a float64 reference cost.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include <pnn/pnn.hpp>
+
+namespace test {
+
+// k Gaussian clusters in n dimensions, m samples: easy to learn, never trivial.
+template <class T>
+pnn::Dataset<T> blobs(std::size_t m, std::size_t n, int k, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<double> noise(0.0, 0.35);
+    std::vector<double> centres(std::size_t(k) * n);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    for (double& c : centres) c = u(rng);
+    xt::xtensor<T, 2> x = xt::xtensor<T, 2>::from_shape({m, n});
+    xt::xtensor<int, 1> y = xt::xtensor<int, 1>::from_shape({m});
+    for (std::size_t i = 0; i < m; ++i) {
+        y(i) = int(i % std::size_t(k));
+        for (std::size_t j = 0; j < n; ++j) x(i, j) = T(centres[std::size_t(y(i)) * n + j] + noise(rng));
+    }
+    return pnn::Dataset<T>(std::move(x), std::move(y));
+}
+
+// The seed's cost computed the seed's way, in double, independently of pnn's kernels:
+// forward with explicit loops, J = -1/m Σ [y log h + (1-y) log(1-h)] + λ/(2m) Σ θ² (no bias).
+template <class T>
+double reference_cost(const pnn::Mlp<T>& net, const pnn::Dataset<T>& d, double lambda) {
+    const auto& sizes = net.sizes();
+    double j = 0;
+    for (std::size_t i = 0; i < d.size(); ++i) {
+        std::vector<double> a(d.features());
+        for (std::size_t f = 0; f < a.size(); ++f) a[f] = double(d.x()(i, f));
+        for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
+            const auto t = net.theta(l);
+            std::vector<double> z(sizes[l + 1]);
+            for (std::size_t r = 0; r < z.size(); ++r) {
+                double s = double(t(r, 0));
+                for (std::size_t c = 0; c < a.size(); ++c) s += double(t(r, c + 1)) * a[c];
+                z[r] = 1.0 / (1.0 + std::exp(-s));
+            }
+            a = z;
+        }
+        for (std::size_t k = 0; k < a.size(); ++k) {
+            const double y = d.y()(i) == int(k) ? 1.0 : 0.0;
+            j -= y * std::log(a[k]) + (1 - y) * std::log(1 - a[k]);
+        }
+    }
+    j /= double(d.size());
+    double reg = 0;
+    for (std::size_t l = 0; l + 1 < sizes.size(); ++l) {
+        const auto t = net.theta(l);
+        for (std::size_t r = 0; r < t.shape(0); ++r)
+            for (std::size_t c = 1; c < t.shape(1); ++c) reg += double(t(r, c)) * double(t(r, c));
+    }
+    return j + lambda / (2.0 * double(d.size())) * reg;
+}
+
+// Runs f and returns the pnn::error message it throws ("" if it throws none).
+template <class F>
+std::string error_of(F&& f) {
+    try {
+        f();
+    } catch (const pnn::error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+}  // namespace test
