@@ -297,5 +297,5 @@ TEST_CASE("a run whose cost becomes NaN stops with an error naming the iteration
     const std::string msg = test::error_of([&] { b.fit(positive, opt); });
     INFO(msg);
     CHECK(msg.find("fit: the cost became NaN at iteration 1 ") != std::string::npos);
-    CHECK(msg.find("lower the learning rate") != std::string::npos);
+    CHECK(msg.find("the learning rate (2) may be too high") != std::string::npos);
 }
