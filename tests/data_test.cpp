@@ -1,2 +1,169 @@
+// Tests of the IDX loader on files the test writes itself, and of training on Fashion-MNIST.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "support.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// A scratch folder of this test process, removed at exit.
+struct Scratch {
+    fs::path dir = fs::temp_directory_path() / ("pnn-data-test-" + std::to_string(::getpid()));
+    Scratch() { fs::create_directories(dir); }
+    ~Scratch() { fs::remove_all(dir); }
+    std::string operator/(const std::string& name) const { return (dir / name).string(); }
+};
+const Scratch scratch;
+
+using Bytes = std::vector<unsigned char>;
+
+// An IDX file: 00 00 type ndims, big-endian sizes, then the payload.
+Bytes idx(std::vector<std::uint32_t> dims, const Bytes& payload, unsigned char type = 0x08) {
+    Bytes b{0, 0, type, (unsigned char)dims.size()};
+    for (auto d : dims)
+        for (int s = 24; s >= 0; s -= 8) b.push_back((unsigned char)(d >> s));
+    b.insert(b.end(), payload.begin(), payload.end());
+    return b;
+}
+
+std::string write(const std::string& name, const Bytes& bytes, bool gzip = false) {
+    const std::string path = scratch / name;
+    if (gzip) {
+        gzFile f = gzopen(path.c_str(), "wb");
+        REQUIRE(f);
+        REQUIRE(gzwrite(f, bytes.data(), unsigned(bytes.size())) == int(bytes.size()));
+        gzclose(f);
+    } else {
+        std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+    }
+    return path;
+}
+
+// 5 images of 2 x 3 pixels: pixel j of image i = 10 i + j; labels i % 3.
+Bytes pixels() {
+    Bytes p;
+    for (int i = 0; i < 5; ++i)
+        for (int j = 0; j < 6; ++j) p.push_back((unsigned char)(10 * i + j));
+    return p;
+}
+const Bytes images = idx({5, 2, 3}, pixels());
+const Bytes labels = idx({5}, {0, 1, 2, 0, 1});
+
+void check_good(const pnn::Dataset<double>& d) {
+    REQUIRE(d.size() == 5);
+    REQUIRE(d.features() == 6);
+    CHECK(d.x()(3, 4) == doctest::Approx(34 / 255.0).epsilon(1e-15));
+    CHECK(d.x()(0, 0) == 0.0);
+    CHECK(d.y() == xt::xtensor<int, 1>{0, 1, 2, 0, 1});
+}
+
+std::string load_error(const std::string& images_path, const std::string& labels_path, pnn::IdxOptions opt = {}) {
+    return test::error_of([&] { pnn::load_idx<double>(images_path, labels_path, opt); });
+}
+
+void contains_at(int line, const std::string& msg, const std::string& part) {
+    INFO("line ", line);
+    INFO(msg);
+    CHECK(msg.find(part) != std::string::npos);
+}
+
+}  // namespace
+
+TEST_CASE("IDX: plain and gzip files load the same, pixels scaled to [0, 1]") {
+    check_good(pnn::load_idx<double>(write("i", images), write("l", labels)));
+    check_good(pnn::load_idx<double>(write("i.gz", images, true), write("l.gz", labels, true)));
+    const auto f = pnn::load_idx<float>(write("i.gz", images, true), write("l", labels));
+    CHECK(f.x()(4, 5) == doctest::Approx(45 / 255.0f));
+    // a 2-D image file (samples x features) is the same data
+    check_good(pnn::load_idx<double>(write("i2", idx({5, 6}, pixels())), write("l", labels)));
+    // white pixels are exactly 1
+    const auto w = pnn::load_idx_images<double>(write("w", idx({1, 1, 2}, {255, 0})));
+    CHECK(w(0, 0) == 1.0);
+}
+
+TEST_CASE("IDX: a range of rows loads only those samples") {
+    for (bool gz : {false, true}) {
+        const auto d = pnn::load_idx<double>(write("ri", images, gz), write("rl", labels, gz), {3, {2, 4}});
+        REQUIRE(d.size() == 2);
+        CHECK(d.x()(0, 1) == doctest::Approx(21 / 255.0));
+        CHECK(d.y() == xt::xtensor<int, 1>{2, 0});
+    }
+    contains_at(__LINE__, load_error(write("i", images), write("l", labels), {3, {4, 6}}), "expected a sample range within 0..5, found [4, 6)");
+}
+
+TEST_CASE("IDX: bad files raise pnn::error naming the file and the problem") {
+    const std::string good_labels = write("l", labels);
+    const std::string good_images = write("i", images);
+    // missing
+    contains_at(__LINE__, load_error(scratch / "absent", good_labels), "absent: cannot open image file");
+    // truncated, plain and gzip
+    Bytes cut(images.begin(), images.end() - 7);
+    contains_at(__LINE__, load_error(write("cut", cut), good_labels), "need 46 bytes, found a file of 39 bytes (truncated)");
+    contains_at(__LINE__, load_error(write("cut.gz", cut, true), good_labels), "need 46 bytes, but the gzip file holds 39 bytes");
+    // a gzip stream cut short (its trailer gone too)
+    {
+        write("full.gz", images, true);
+        Bytes gz;
+        std::ifstream in(scratch / "full.gz", std::ios::binary);
+        gz.assign(std::istreambuf_iterator<char>(in), {});
+        gz.resize(gz.size() / 2);
+        const std::string msg = load_error(write("half.gz", gz), good_labels);
+        CHECK(msg.find("half.gz") != std::string::npos);
+        CHECK(!msg.empty());
+    }
+    // trailing bytes
+    Bytes longer = images;
+    longer.push_back(1);
+    contains_at(__LINE__, load_error(write("long", longer), good_labels), "found a file of 47 bytes (trailing bytes)");
+    // wrong magic: not an IDX file at all
+    Bytes text{'h', 'e', 'l', 'l', 'o', ' ', 'w', 'o', 'r', 'l', 'd'};
+    contains_at(__LINE__, load_error(write("text", text), good_labels), "text: not an IDX file: expected magic bytes 00 00, found 0x68 0x65");
+    // an element type other than unsigned byte
+    contains_at(__LINE__, load_error(write("float", idx({5, 2, 3}, pixels(), 0x0D)), good_labels), "expected IDX element type 0x08 (unsigned byte), found 0x0d");
+    // dims that disagree with the file's size, before any allocation: 2^32-1 images
+    contains_at(__LINE__, load_error(write("huge", idx({0xffffffffu, 28, 28}, pixels())), good_labels), "need 3367254359296 bytes, found a file of 46 bytes (truncated)");
+    contains_at(__LINE__, load_error(write("huge.gz", idx({0xffffffffu, 28, 28}, pixels()), true), good_labels), "huge.gz: header dimensions 4294967295 x 28 x 28");
+    // image file given as labels, and the reverse
+    contains_at(__LINE__, load_error(good_images, good_images), "expected an IDX label file with 1 dimension, found 3");
+    contains_at(__LINE__, load_error(good_labels, good_labels), "expected an IDX image file with at least 2 dimensions, found 1");
+    // labels out of range
+    contains_at(__LINE__, load_error(good_images, write("l12", idx({5}, {0, 1, 12, 0, 1}))), "l12: expected labels in 0..9, found 12 at sample 2");
+    contains_at(__LINE__, load_error(good_images, write("l7", idx({5}, {0, 1, 7, 0, 1})), {3}), "expected labels in 0..2, found 7 at sample 2");
+    CHECK(load_error(good_images, write("l7", idx({5}, {0, 1, 7, 0, 1})), {0}).empty());  // 0 = unchecked
+    // counts that disagree
+    contains_at(__LINE__, load_error(good_images, write("l4", idx({4}, {0, 1, 2, 0}))), "expected as many labels as");
+    // zero samples
+    contains_at(__LINE__, load_error(write("empty", idx({0, 2, 3}, {})), good_labels), "empty: expected at least one sample, found a header of 0 samples");
+    // an empty file and a directory
+    contains_at(__LINE__, load_error(write("zero", {}), good_labels), "zero: truncated or corrupt while reading the 4-byte magic number");
+    contains_at(__LINE__, load_error(scratch.dir.string(), good_labels), "expected a regular image file");
+}
+
+TEST_CASE("Fashion-MNIST: a net trained on real data reaches 84% test accuracy") {
+    const std::string dir = "/usr/share/datasets/fashion-mnist/";
+    if (!fs::exists(dir + "train-images-idx3-ubyte.gz"))
+        FAIL("Fashion-MNIST is missing: install Debian's dataset-fashion-mnist (the README's setup command does)");
+    const auto train = pnn::load_idx<float>(dir + "train-images-idx3-ubyte.gz", dir + "train-labels-idx1-ubyte.gz");
+    const auto test_set = pnn::load_idx<float>(dir + "t10k-images-idx3-ubyte.gz", dir + "t10k-labels-idx1-ubyte.gz");
+    REQUIRE(train.size() == 60000);
+    REQUIRE(train.features() == 784);
+    REQUIRE(test_set.size() == 10000);
+    pnn::Trainer<pnn::Mlp<float>> t(pnn::Mlp<float>({784, 64, 10}, 1));
+    pnn::Sgd opt;
+    opt.learning_rate = 0.1;
+    opt.batch_size = 100;
+    opt.momentum = 0.9;
+    opt.iterations = 5 * 600;  // five epochs
+    const auto history = t.fit(train, opt);
+    const double acc = t.accuracy(test_set);
+    MESSAGE("Fashion-MNIST 784-64-10, 5 epochs: test accuracy ", acc, ", last batch cost ", history.back());
+    CHECK(acc >= 0.84);
+}
