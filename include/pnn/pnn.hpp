@@ -16,3 +16,4 @@
 #include "pnn/train/sgd.hpp"
 #include "pnn/train/shuffle.hpp"
 #include "pnn/train/trainer.hpp"
+#include "pnn/util/progress.hpp"

@@ -94,17 +94,17 @@ struct Cpu {
     template <class T>
     void gemm(bool trans_a, bool trans_b, T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta,
               MatrixRef<T> c) const {
-        const auto k = static_cast<blasint>(trans_a ? a.rows : a.cols);
+        const auto k = static_cast<int>(trans_a ? a.rows : a.cols);
         const auto ta = trans_a ? CblasTrans : CblasNoTrans;
         const auto tb = trans_b ? CblasTrans : CblasNoTrans;
-        const auto m = static_cast<blasint>(c.rows), n = static_cast<blasint>(c.cols);
+        const auto m = static_cast<int>(c.rows), n = static_cast<int>(c.cols);
         if (m == 0 || n == 0) return;
         if constexpr (std::is_same_v<T, double>)
-            cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a.data, blasint(a.ld), b.data, blasint(b.ld), beta,
-                        c.data, blasint(c.ld));
+            cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a.data, int(a.ld), b.data, int(b.ld), beta,
+                        c.data, int(c.ld));
         else
-            cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a.data, blasint(a.ld), b.data, blasint(b.ld), beta,
-                        c.data, blasint(c.ld));
+            cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a.data, int(a.ld), b.data, int(b.ld), beta,
+                        c.data, int(c.ld));
     }
 
     template <class T>

@@ -6,6 +6,7 @@
 // kernels (PNN_HD). The trailing return types let both detect what the functor accepts.
 #pragma once
 #include <cmath>
+#include <type_traits>
 #include <utility>
 
 #include "pnn/config.hpp"
@@ -20,6 +21,16 @@ struct vectorisable {
         return static_cast<const Derived&>(*this)(b...);
     }
 };
+
+// max(z, 0) for a scalar (host or device code) or an xsimd batch (found by ADL).
+template <class V>
+PNN_HD V positive_part(const V& z) {
+    if constexpr (std::is_arithmetic_v<V>) {
+        return z > V(0) ? z : V(0);
+    } else {
+        return max(z, V(0));
+    }
+}
 
 // a = 1 / (1 + e^-z)
 struct sigmoid : vectorisable<sigmoid> {
@@ -49,8 +60,7 @@ struct softplus : vectorisable<softplus> {
         using std::abs;
         using std::exp;
         using std::log1p;
-        using std::max;
-        return max(z, V(0)) + log1p(exp(-abs(z)));
+        return positive_part(z) + log1p(exp(-abs(z)));
     }
 };
 

@@ -1,0 +1,57 @@
+#!/usr/bin/python3
+"""The seed's workload in PyTorch, as a user would write it: one full-batch iteration of a
+400-25-10 sigmoid net with the seed's cross-entropy cost, by autograd, on one thread.
+
+Prints "torch PRECISION median_ms min_ms max_ms" per precision, like seed_iteration.
+"""
+import argparse
+import time
+
+import torch
+
+
+def run(dtype, m, n, h, k, repeats):
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(m, n, generator=g, dtype=dtype)
+    y = torch.arange(m) % k
+    onehot = torch.nn.functional.one_hot(y, k).to(dtype)
+    w1 = ((torch.rand(h, n + 1, generator=g, dtype=dtype) * 2 - 1) * 0.12).requires_grad_()
+    w2 = ((torch.rand(k, h + 1, generator=g, dtype=dtype) * 2 - 1) * 0.12).requires_grad_()
+    lr = 0.1
+    times = []
+    for r in range(repeats + 3):
+        start = time.perf_counter()
+        a1 = torch.sigmoid(torch.addmm(w1[:, 0], x, w1[:, 1:].t()))
+        z2 = torch.addmm(w2[:, 0], a1, w2[:, 1:].t())
+        cost = torch.nn.functional.binary_cross_entropy_with_logits(z2, onehot, reduction="sum") / m
+        w1.grad = None
+        w2.grad = None
+        cost.backward()
+        with torch.no_grad():
+            w1 -= lr * w1.grad
+            w2 -= lr * w2.grad
+        c = cost.item()  # the cost of every iteration, as pnn's fit records it
+        if r >= 3:
+            times.append((time.perf_counter() - start) * 1e3)
+    times.sort()
+    return times[len(times) // 2], times[0], times[-1]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--repeats", type=int, default=50)
+    p.add_argument("--samples", type=int, default=5000)
+    p.add_argument("--inputs", type=int, default=400)
+    p.add_argument("--hidden", type=int, default=25)
+    p.add_argument("--precision", choices=["double", "float"])
+    a = p.parse_args()
+    torch.set_num_threads(1)
+    for name, dtype in (("float64", torch.float64), ("float32", torch.float32)):
+        if a.precision and name != {"double": "float64", "float": "float32"}[a.precision]:
+            continue
+        med, lo, hi = run(dtype, a.samples, a.inputs, a.hidden, 10, a.repeats)
+        print(f"torch {name} {med:.4f} {lo:.4f} {hi:.4f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
