@@ -68,6 +68,7 @@ template <class T>
 Stats time_products(const pnn::Dataset<T>& d, std::size_t h, int repeats) {
     const std::size_t m = d.size(), n = d.features(), k = 10;
     pnn::Cpu cpu;
+    cpu.narrow = 0;  // every product through BLAS
     std::vector<T> w1(h * n, T(0.01)), w2(k * h, T(0.01)), a1(m * h, T(0.5)), z2(m * k), d2(m * k, T(0.1)),
         g2(k * h), d1(m * h), g1(h * n);
     using R = pnn::MatrixRef<T>;

@@ -13,6 +13,7 @@
 #include <xtensor/xnoalias.hpp>
 #include <xtensor/xtensor.hpp>
 
+#include "pnn/device/cpu_gemm.hpp"
 #include "pnn/device/device.hpp"
 #include "pnn/error.hpp"
 #include "pnn/nn/functions.hpp"
@@ -90,10 +91,19 @@ struct Cpu {
         return std::clamp<std::size_t>(block_bytes / std::max<std::size_t>(bytes_per_row, 1), 16, 8192);
     }
 
+    // Products with a narrow side (at most `narrow` columns of weights) against a long block of
+    // rows go to pnn's own kernels (cpu_gemm.hpp); the rest to BLAS. 0 sends everything to BLAS.
+    std::size_t narrow = 64;
+
     // C = α op(A) op(B) + β C, all row-major.
     template <class T>
     void gemm(bool trans_a, bool trans_b, T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta,
               MatrixRef<T> c) const {
+        constexpr std::size_t w = detail::simd<T>::size;
+        // A B^T with few columns of C and a long reduction: the forward product of a layer.
+        if (!trans_a && trans_b && c.cols <= narrow && a.cols >= 4 * w) return detail::gemm_nt(alpha, a, b, beta, c);
+        // A^T B with few rows of C and wide rows of B: the weight gradient δ^T a_prev.
+        if (trans_a && !trans_b && c.rows <= narrow && c.cols >= 2 * w) return detail::gemm_tn(alpha, a, b, beta, c);
         const auto k = static_cast<int>(trans_a ? a.rows : a.cols);
         const auto ta = trans_a ? CblasTrans : CblasNoTrans;
         const auto tb = trans_b ? CblasTrans : CblasNoTrans;

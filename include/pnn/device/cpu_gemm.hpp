@@ -1,0 +1,143 @@
+// defines: pnn::detail::gemm_nt and gemm_tn, register-tiled xsimd products for the skinny
+// shapes of a block of rows against a narrow layer, where BLAS spends more time packing the long
+// operand than computing (benchmarks/RESULTS.md has the measurement).
+//
+// Both read their operands in place (no packing) and accumulate in registers:
+//   gemm_nt: C (M x N) = α A (M x K) B^T + β C,  B is N x K.  Each C[i][j] is a dot product along
+//            K of two rows read contiguously; a 4 x 4 tile of them shares its loads.
+//   gemm_tn: C (M x N) = α A^T B + β C,  A is K x M, B is K x N.  C's rows are swept along N in
+//            vectors; a tile of up to 8 rows x 2 vectors of C is updated once per row of A and B.
+#pragma once
+#include <cstddef>
+#include <xsimd/xsimd.hpp>
+
+#include "pnn/util/matrix_ref.hpp"
+
+namespace pnn::detail {
+
+template <class T>
+using simd = xsimd::batch<T>;
+
+// One I x J tile of gemm_nt at rows i0.., columns j0...
+template <int I, int J, class T>
+void nt_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, std::size_t i0,
+             std::size_t j0) {
+    constexpr std::size_t w = simd<T>::size;
+    const std::size_t k = a.cols, kv = k - k % w;
+    simd<T> acc[I][J];
+#pragma GCC unroll 4
+    for (int i = 0; i < I; ++i)
+#pragma GCC unroll 4
+        for (int j = 0; j < J; ++j) acc[i][j] = simd<T>(T(0));
+    for (std::size_t p = 0; p < kv; p += w) {
+        simd<T> bv[J];
+#pragma GCC unroll 4
+        for (int j = 0; j < J; ++j) bv[j] = simd<T>::load_unaligned(b.row(j0 + j) + p);
+#pragma GCC unroll 4
+        for (int i = 0; i < I; ++i) {
+            const simd<T> av = simd<T>::load_unaligned(a.row(i0 + i) + p);
+#pragma GCC unroll 4
+            for (int j = 0; j < J; ++j) acc[i][j] = xsimd::fma(av, bv[j], acc[i][j]);
+        }
+    }
+    for (int i = 0; i < I; ++i)
+        for (int j = 0; j < J; ++j) {
+            T s = xsimd::hadd(acc[i][j]);
+            for (std::size_t p = kv; p < k; ++p) s += a.row(i0 + i)[p] * b.row(j0 + j)[p];
+            T& out = c.row(i0 + i)[j0 + j];
+            out = beta == T(0) ? alpha * s : alpha * s + beta * out;
+        }
+}
+
+template <int I, class T>
+void nt_row_band(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, std::size_t i0) {
+    std::size_t j = 0;
+    for (; j + 4 <= c.cols; j += 4) nt_tile<I, 4>(alpha, a, b, beta, c, i0, j);
+    switch (c.cols - j) {
+        case 3: nt_tile<I, 3>(alpha, a, b, beta, c, i0, j); break;
+        case 2: nt_tile<I, 2>(alpha, a, b, beta, c, i0, j); break;
+        case 1: nt_tile<I, 1>(alpha, a, b, beta, c, i0, j); break;
+        default: break;
+    }
+}
+
+template <class T>
+void gemm_nt(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c) {
+    std::size_t i = 0;
+    for (; i + 4 <= c.rows; i += 4) nt_row_band<4>(alpha, a, b, beta, c, i);
+    switch (c.rows - i) {
+        case 3: nt_row_band<3>(alpha, a, b, beta, c, i); break;
+        case 2: nt_row_band<2>(alpha, a, b, beta, c, i); break;
+        case 1: nt_row_band<1>(alpha, a, b, beta, c, i); break;
+        default: break;
+    }
+}
+
+// One tile of gemm_tn: rows j0..j0+J of C, V vectors of columns from p0 (V = 0: one scalar column).
+template <int J, int V, class T>
+void tn_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, std::size_t j0,
+             std::size_t p0) {
+    constexpr std::size_t w = simd<T>::size;
+    if constexpr (V == 0) {
+        T acc[J] = {};
+        for (std::size_t r = 0; r < a.rows; ++r)
+            for (int j = 0; j < J; ++j) acc[j] += a.row(r)[j0 + j] * b.row(r)[p0];
+        for (int j = 0; j < J; ++j) {
+            T& out = c.row(j0 + j)[p0];
+            out = beta == T(0) ? alpha * acc[j] : alpha * acc[j] + beta * out;
+        }
+    } else {
+        simd<T> acc[J][V];
+#pragma GCC unroll 8
+        for (int j = 0; j < J; ++j)
+#pragma GCC unroll 2
+            for (int v = 0; v < V; ++v) acc[j][v] = simd<T>(T(0));
+        for (std::size_t r = 0; r < a.rows; ++r) {
+            simd<T> bv[V];
+#pragma GCC unroll 2
+            for (int v = 0; v < V; ++v) bv[v] = simd<T>::load_unaligned(b.row(r) + p0 + v * w);
+            const T* ar = a.row(r) + j0;
+#pragma GCC unroll 8
+            for (int j = 0; j < J; ++j) {
+                const simd<T> av(ar[j]);
+#pragma GCC unroll 2
+                for (int v = 0; v < V; ++v) acc[j][v] = xsimd::fma(av, bv[v], acc[j][v]);
+            }
+        }
+        const simd<T> va(alpha), vb(beta);
+        for (int j = 0; j < J; ++j)
+            for (int v = 0; v < V; ++v) {
+                T* out = c.row(j0 + j) + p0 + v * w;
+                const simd<T> r = beta == T(0) ? va * acc[j][v]
+                                                : xsimd::fma(va, acc[j][v], vb * simd<T>::load_unaligned(out));
+                r.store_unaligned(out);
+            }
+    }
+}
+
+template <int J, class T>
+void tn_row_band(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, std::size_t j0) {
+    constexpr std::size_t w = simd<T>::size;
+    std::size_t p = 0;
+    for (; p + 2 * w <= c.cols; p += 2 * w) tn_tile<J, 2>(alpha, a, b, beta, c, j0, p);
+    for (; p + w <= c.cols; p += w) tn_tile<J, 1>(alpha, a, b, beta, c, j0, p);
+    for (; p < c.cols; ++p) tn_tile<J, 0>(alpha, a, b, beta, c, j0, p);
+}
+
+template <class T>
+void gemm_tn(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c) {
+    std::size_t j = 0;
+    for (; j + 8 <= c.rows; j += 8) tn_row_band<8>(alpha, a, b, beta, c, j);
+    switch (c.rows - j) {
+        case 7: tn_row_band<7>(alpha, a, b, beta, c, j); break;
+        case 6: tn_row_band<6>(alpha, a, b, beta, c, j); break;
+        case 5: tn_row_band<5>(alpha, a, b, beta, c, j); break;
+        case 4: tn_row_band<4>(alpha, a, b, beta, c, j); break;
+        case 3: tn_row_band<3>(alpha, a, b, beta, c, j); break;
+        case 2: tn_row_band<2>(alpha, a, b, beta, c, j); break;
+        case 1: tn_row_band<1>(alpha, a, b, beta, c, j); break;
+        default: break;
+    }
+}
+
+}  // namespace pnn::detail
