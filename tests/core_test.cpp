@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <random>
 
 #include "support.hpp"
 
@@ -124,11 +125,67 @@ TEST_CASE("float32 gradient matches the float64 gradient of the same weights, de
 TEST_CASE("the gradient does not depend on the block size the device works in") {
     const auto d = test::blobs<double>(1000, 30, 5, 1);
     pnn::Mlp<double> net({30, 16, 8, 5}, 2);
-    CpuTrainer<double> whole(net, Local{}, Cpu{.block_bytes = 1 << 30});
-    CpuTrainer<double> small(net, Local{}, Cpu{.block_bytes = 16 * 30 * sizeof(double)});  // 16 rows
+    Cpu one_block, blocks_of_16;
+    one_block.block_bytes = 1 << 30;
+    blocks_of_16.block_bytes = 16 * 30 * sizeof(double);
+    CpuTrainer<double> whole(net, Local{}, one_block);
+    CpuTrainer<double> small(net, Local{}, blocks_of_16);
     const auto a = whole.gradient(d, 0.1), b = small.gradient(d, 0.1);
     for (std::size_t l = 0; l < a.size(); ++l) CHECK(xt::allclose(a[l], b[l], 1e-12, 1e-15));
     CHECK(whole.cost(d) == doctest::Approx(small.cost(d)).epsilon(1e-13));
+}
+
+// A naive triple loop in long double, the reference for every product path of Cpu::gemm.
+template <class T>
+void check_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, std::size_t pad, T beta) {
+    CAPTURE(ta);
+    CAPTURE(tb);
+    CAPTURE(m);
+    CAPTURE(n);
+    CAPTURE(k);
+    CAPTURE(pad);
+    std::mt19937_64 rng(m * 1000003 + n * 1009 + k);
+    std::uniform_real_distribution<double> u(-1, 1);
+    const std::size_t ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
+    // operands with a leading dimension wider than their columns, starting one element in, as
+    // the weights inside a Theta matrix do
+    std::vector<T> a(ar * (ac + pad) + 1), b(br * (bc + pad) + 1), c(m * (n + pad) + 1);
+    for (auto* v : {&a, &b, &c})
+        for (T& x : *v) x = T(u(rng));
+    const std::vector<T> c0 = c;
+    pnn::MatrixRef<const T> ma{a.data() + 1, ar, ac, ac + pad}, mb{b.data() + 1, br, bc, bc + pad};
+    pnn::MatrixRef<T> mc{c.data() + 1, m, n, n + pad};
+    Cpu().gemm(ta, tb, T(0.75), ma, mb, beta, mc);
+    double worst = 0;
+    for (std::size_t i = 0; i < m; ++i)
+        for (std::size_t j = 0; j < n; ++j) {
+            long double s = 0;
+            for (std::size_t p = 0; p < k; ++p)
+                s += (long double)(ta ? ma.row(p)[i] : ma.row(i)[p]) * (long double)(tb ? mb.row(j)[p] : mb.row(p)[j]);
+            const long double expect = 0.75L * s + (long double)beta * (long double)c0[1 + i * (n + pad) + j];
+            worst = std::max(worst, double(std::abs(expect - (long double)mc.row(i)[j])));
+        }
+    CHECK(worst <= (std::is_same_v<T, float> ? 2e-5 : 1e-13) * double(k));
+    // nothing outside C changed (the padding between rows, the element before)
+    CHECK(c[0] == c0[0]);
+    for (std::size_t i = 0; i < m; ++i)
+        for (std::size_t j = n; j < n + pad; ++j) CHECK(c[1 + i * (n + pad) + j] == c0[1 + i * (n + pad) + j]);
+}
+
+TEST_CASE_TEMPLATE("Cpu::gemm equals a naive product on every path (pnn's kernels and BLAS)", T, float, double) {
+    for (std::size_t pad : {0, 3})
+        for (T beta : {T(0), T(1), T(-0.5)}) {
+            // narrow outputs with long reductions: pnn's kernels, every tile remainder
+            for (std::size_t m : {1, 3, 4, 7, 50})
+                for (std::size_t n : {1, 2, 3, 4, 5, 25, 64}) check_gemm<T>(false, true, m, n, 400, pad, beta);
+            for (std::size_t m : {1, 7, 8, 9, 25, 64})
+                for (std::size_t n : {16, 17, 33, 64, 401}) check_gemm<T>(true, false, m, n, 37, pad, beta);
+            // shapes that go to BLAS
+            check_gemm<T>(false, false, 30, 25, 10, pad, beta);
+            check_gemm<T>(false, true, 30, 10, 25, pad, beta);
+            check_gemm<T>(true, false, 10, 5, 30, pad, beta);
+            check_gemm<T>(false, true, 10, 100, 300, pad, beta);
+        }
 }
 
 TEST_CASE_TEMPLATE("full-batch training lowers the cost and is the seed's update", T, float, double) {

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdint>
+#include <vector>
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xmath.hpp>
 #include <xtensor/xnoalias.hpp>
@@ -101,7 +103,8 @@ struct Cpu {
               MatrixRef<T> c) const {
         constexpr std::size_t w = detail::simd<T>::size;
         // A B^T with few columns of C and a long reduction: the forward product of a layer.
-        if (!trans_a && trans_b && c.cols <= narrow && a.cols >= 4 * w) return detail::gemm_nt(alpha, a, b, beta, c);
+        if (!trans_a && trans_b && c.cols <= narrow && a.cols >= 4 * w)
+            return detail::gemm_nt(alpha, a, b, beta, c, scratch<T>(detail::gemm_nt_scratch<T>(b.rows, b.cols)));
         // A^T B with few rows of C and wide rows of B: the weight gradient δ^T a_prev.
         if (trans_a && !trans_b && c.rows <= narrow && c.cols >= 2 * w) return detail::gemm_tn(alpha, a, b, beta, c);
         const auto k = static_cast<int>(trans_a ? a.rows : a.cols);
@@ -198,6 +201,17 @@ struct Cpu {
     }
 
 private:
+    // Aligned working memory for the kernels: grows to the largest request, then is reused, so
+    // that no product allocates inside the training loop.
+    mutable std::vector<std::byte> scratch_;
+    template <class T>
+    T* scratch(std::size_t elements) const {
+        const std::size_t bytes = elements * sizeof(T) + 64;
+        if (scratch_.size() < bytes) scratch_.resize(bytes);
+        const auto at = reinterpret_cast<std::uintptr_t>(scratch_.data());
+        return reinterpret_cast<T*>((at + 63) / 64 * 64);
+    }
+
     // Every activation and delta block pnn allocates is dense; the flat view is what lets
     // xtensor run one SIMD loop over it.
     template <class T>

@@ -8,7 +8,9 @@
 //   gemm_tn: C (M x N) = α A^T B + β C,  A is K x M, B is K x N.  C's rows are swept along N in
 //            vectors; a tile of up to 8 rows x 2 vectors of C is updated once per row of A and B.
 #pragma once
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <xsimd/xsimd.hpp>
 
 #include "pnn/util/matrix_ref.hpp"
@@ -17,6 +19,13 @@ namespace pnn::detail {
 
 template <class T>
 using simd = xsimd::batch<T>;
+
+// Elements of scratch gemm_nt needs for a B of rows x cols, plus room to align its start.
+template <class T>
+std::size_t gemm_nt_scratch(std::size_t rows, std::size_t cols) {
+    constexpr std::size_t w = simd<T>::size;
+    return rows * ((cols + w - 1) / w * w) + w;
+}
 
 // One I x J tile of gemm_nt at rows i0.., columns j0...
 template <int I, int J, class T>
@@ -61,8 +70,17 @@ void nt_row_band(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, Ma
     }
 }
 
+// scratch: room for b's rows at an aligned stride (see gemm_nt_scratch), reused across calls.
 template <class T>
-void gemm_nt(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c) {
+void gemm_nt(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, T* scratch) {
+    // B's rows are usually a Theta's weights, which start one element after the bias: every
+    // vector load from them would straddle two cache lines, for each of the many rows of A.
+    // Copying B (small: the layer's weights) to rows aligned to the vector width once per call
+    // is cheaper than that.
+    constexpr std::size_t w = simd<T>::size;
+    const std::size_t ld = (b.cols + w - 1) / w * w;
+    for (std::size_t j = 0; j < b.rows; ++j) std::copy_n(b.row(j), b.cols, scratch + j * ld);
+    b = MatrixRef<const T>{scratch, b.rows, b.cols, ld};
     std::size_t i = 0;
     for (; i + 4 <= c.rows; i += 4) nt_row_band<4>(alpha, a, b, beta, c, i);
     switch (c.rows - i) {
