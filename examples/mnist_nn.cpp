@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <pnn/pnn.hpp>
 #include <string>
@@ -81,6 +82,33 @@ int run(const Options& o) {
     return 0;
 }
 
+// A command-line check with a message that says what was expected and what was found.
+CLI::Validator number_check(const char* expected, bool (*ok)(double)) {
+    return CLI::Validator(
+        [expected, ok](std::string& text) -> std::string {
+            double v = 0;
+            try {
+                std::size_t used = 0;
+                v = std::stod(text, &used);
+                if (used != text.size()) throw std::invalid_argument(text);
+            } catch (const std::exception&) {
+                return std::string("expected a number ") + expected + ", found '" + text + "'";
+            }
+            return ok(v) ? std::string() : std::string("expected a number ") + expected + ", found " + text;
+        },
+        expected);
+}
+// Counts: digits only, so that "-3" is an error rather than 2^64 - 3.
+const CLI::Validator count(
+    [](std::string& text) -> std::string {
+        const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+        return digits ? std::string() : "expected a whole number >= 0, found '" + text + "'";
+    },
+    "COUNT");
+const CLI::Validator positive = number_check("> 0", [](double v) { return v > 0 && std::isfinite(v); });
+const CLI::Validator non_negative = number_check(">= 0", [](double v) { return v >= 0 && std::isfinite(v); });
+const CLI::Validator unit_interval = number_check("in [0, 1)", [](double v) { return v >= 0 && v < 1; });
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -88,25 +116,23 @@ int main(int argc, char** argv) {
     CLI::App app{"Train the seed's sigmoid network on Fashion-MNIST (or MNIST) IDX files."};
     app.add_option("--data-dir", o.data_dir, "folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz")
         ->capture_default_str();
-    app.add_option("--train-samples", o.train_samples, "first N training images (0 = all 60000)")->capture_default_str();
-    app.add_option("--test-samples", o.test_samples, "first N test images (0 = all 10000)")->capture_default_str();
-    app.add_option("--hidden", o.hidden, "hidden layer sizes, e.g. --hidden 256 128")->capture_default_str();
-    app.add_option("--learning-rate", o.sgd.learning_rate, "learning rate η")->capture_default_str()->check(
-        CLI::PositiveNumber);
-    app.add_option("--iterations", o.sgd.iterations, "number of updates")->capture_default_str();
-    app.add_option("--batch-size", o.sgd.batch_size, "samples per update (0 = full batch)")->capture_default_str();
+    app.add_option("--train-samples", o.train_samples, "first N training images (0 = all 60000)")->capture_default_str()->check(count);
+    app.add_option("--test-samples", o.test_samples, "first N test images (0 = all 10000)")->capture_default_str()->check(count);
+    app.add_option("--hidden", o.hidden, "hidden layer sizes, e.g. --hidden 256 128")->capture_default_str()->check(count);
+    app.add_option("--learning-rate", o.sgd.learning_rate, "learning rate η")->capture_default_str()->check(positive);
+    app.add_option("--iterations", o.sgd.iterations, "number of updates")->capture_default_str()->check(count);
+    app.add_option("--batch-size", o.sgd.batch_size, "samples per update (0 = full batch)")->capture_default_str()->check(count);
     app.add_option("--momentum", o.sgd.momentum, "heavy-ball momentum μ in [0, 1)")
         ->capture_default_str()
-        ->check(CLI::Range(0.0, 0.999999));
-    app.add_option("--lambda", o.sgd.lambda, "L2 regularisation λ (bias excluded)")->capture_default_str()->check(
-        CLI::NonNegativeNumber);
-    app.add_option("--shuffle-seed", o.sgd.seed, "seed of the mini-batch shuffle")->capture_default_str();
-    app.add_option("--seed", o.weight_seed, "seed of the initial weights")->capture_default_str();
+        ->check(unit_interval);
+    app.add_option("--lambda", o.sgd.lambda, "L2 regularisation λ (bias excluded)")->capture_default_str()->check(non_negative);
+    app.add_option("--shuffle-seed", o.sgd.seed, "seed of the mini-batch shuffle")->capture_default_str()->check(count);
+    app.add_option("--seed", o.weight_seed, "seed of the initial weights")->capture_default_str()->check(count);
     app.add_option("--precision", o.precision, "float or double")
         ->capture_default_str()
         ->check(CLI::IsMember({"float", "double"}));
-    app.add_option("--threads", o.threads, "BLAS threads")->capture_default_str()->check(CLI::PositiveNumber);
-    app.add_option("--print-every", o.print_every, "print the cost every N iterations (0 = never)")->capture_default_str();
+    app.add_option("--threads", o.threads, "BLAS threads")->capture_default_str()->check(positive);
+    app.add_option("--print-every", o.print_every, "print the cost every N iterations (0 = never)")->capture_default_str()->check(count);
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

@@ -104,7 +104,7 @@ public:
         const std::size_t p = net_.parameter_count();
         const bool full = opt.batch_size == 0 || opt.batch_size == s.global_rows;
         std::vector<double> history;
-        history.reserve(opt.iterations);
+        history.reserve(std::min<std::size_t>(opt.iterations, std::size_t(1) << 20));
         for (std::size_t i = 1; i <= opt.iterations; ++i) {
             const double j = full ? full_batch_gradient(x.view(), y.view().data, s.global_rows, opt.lambda)
                                   : mini_batch_gradient(s, x.view(), y.view().data, opt);
