@@ -8,6 +8,50 @@
 
 #include "support.hpp"
 
+// Counts every heap allocation of this process (malloc and its relatives, which operator new
+// and xsimd's aligned allocator both end in), so a test can check that the training loop
+// allocates nothing per iteration. glibc's __libc_* entry points do the actual work.
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+#define PNN_COUNT_ALLOCATIONS 1
+#include <atomic>
+extern "C" {
+void* __libc_malloc(std::size_t);
+void* __libc_calloc(std::size_t, std::size_t);
+void* __libc_realloc(void*, std::size_t);
+void* __libc_memalign(std::size_t, std::size_t);
+void __libc_free(void*);
+}
+static std::atomic<std::size_t> allocations{0};
+extern "C" {
+void* malloc(std::size_t n) {
+    ++allocations;
+    return __libc_malloc(n);
+}
+void* calloc(std::size_t n, std::size_t s) {
+    ++allocations;
+    return __libc_calloc(n, s);
+}
+void* realloc(void* p, std::size_t n) {
+    ++allocations;
+    return __libc_realloc(p, n);
+}
+void* aligned_alloc(std::size_t a, std::size_t n) {
+    ++allocations;
+    return __libc_memalign(a, n);
+}
+void* memalign(std::size_t a, std::size_t n) {
+    ++allocations;
+    return __libc_memalign(a, n);
+}
+int posix_memalign(void** out, std::size_t a, std::size_t n) {
+    ++allocations;
+    *out = __libc_memalign(a, n);
+    return *out ? 0 : 12;  // ENOMEM
+}
+void free(void* p) { __libc_free(p); }
+}
+#endif
+
 using pnn::Cpu;
 using pnn::Local;
 template <class T>
@@ -102,6 +146,33 @@ TEST_CASE("gradient matches central finite differences, depths 2 to 4 (float64)"
                         CHECK(g[l](r, c) == doctest::Approx(fd).epsilon(1e-6).scale(1e-2));
                     }
             }
+        }
+    }
+}
+
+TEST_CASE("gradient matches central finite differences, depths 2 to 4 (float32)") {
+    const auto d = test::blobs<float>(40, 6, 3, 5);
+    for (const auto& sizes : nets_of_depth_2_to_4()) {
+        CAPTURE(sizes.size());
+        pnn::Mlp<float> net(sizes, 21);
+        const auto g = CpuTrainer<float>(net).gradient(d, 0.7);
+        // float forward passes carry ~1e-7 relative rounding: a step of 1e-2 keeps that below
+        // 1e-5 in the difference quotient, the truncation error (h^2 J''' / 6) about as small.
+        const float h = 1e-2f;
+        for (std::size_t l = 0; l < g.size(); ++l) {
+            const auto theta = net.theta(l);
+            for (std::size_t r = 0; r < theta.shape(0); ++r)
+                for (std::size_t c = 0; c < theta.shape(1); ++c) {
+                    pnn::Mlp<float> plus = net, minus = net;
+                    auto tp = theta, tm = theta;
+                    tp(r, c) += h;
+                    tm(r, c) -= h;
+                    plus.set_theta(l, tp);
+                    minus.set_theta(l, tm);
+                    const double step = double(tp(r, c)) - double(tm(r, c));  // the step as rounded
+                    const double fd = (CpuTrainer<float>(plus).cost(d, 0.7) - CpuTrainer<float>(minus).cost(d, 0.7)) / step;
+                    CHECK(g[l](r, c) == doctest::Approx(fd).epsilon(1e-2).scale(1e-2));
+                }
         }
     }
 }
@@ -241,6 +312,34 @@ TEST_CASE("mini-batch SGD with momentum: fit(k) then fit(n-k) equals fit(n) bit 
     CHECK_FALSE(other.net() == one.net());
     CHECK(one.cost(d) < CpuTrainer<double>(net).cost(d));
 }
+
+#ifdef PNN_COUNT_ALLOCATIONS
+TEST_CASE("the training loop allocates nothing per iteration") {
+    const auto d = test::blobs<double>(700, 20, 4, 3);
+    for (std::size_t batch : {std::size_t(0), std::size_t(64)}) {
+        CAPTURE(batch);
+        CpuTrainer<double> t(pnn::Mlp<double>({20, 16, 8, 4}, 1));
+        pnn::Sgd opt;
+        opt.learning_rate = 0.5;
+        opt.batch_size = batch;
+        opt.momentum = 0.9;
+        opt.lambda = 0.1;
+        opt.iterations = 2;
+        t.fit(d, opt);  // first use: workspaces grow, the first epoch's order is drawn
+        // Allocations per fit call must not depend on its iteration count. 11 x 64 > 700, so
+        // the longer run crosses epochs, whose orders reuse the first one's storage.
+        auto count = [&](std::size_t iterations) {
+            opt.iterations = iterations;
+            const std::size_t before = allocations.load();
+            t.fit(d, opt);
+            return allocations.load() - before;
+        };
+        const std::size_t few = count(3), many = count(30);
+        CHECK(many == few);
+        CHECK(few <= 2);  // the history vector, and nothing else
+    }
+}
+#endif
 
 TEST_CASE("mini-batches visit every sample once per epoch") {
     std::vector<std::size_t> order;

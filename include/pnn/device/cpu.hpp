@@ -28,10 +28,18 @@ namespace pnn {
 
 namespace detail {
 // A flat, non-owning xtensor view of n contiguous elements: the form in which xtensor assigns
-// an expression with one linear (SIMD) loop.
+// an expression with one linear (SIMD) loop. The pointer is handed over as an rvalue: given an
+// lvalue, xt::adapt stores a reference to the pointer variable, which would dangle here.
 template <class T>
 auto flat(T* p, std::size_t n) {
-    return xt::adapt(p, n, xt::no_ownership(), std::array<std::size_t, 1>{n});
+    return xt::adapt(std::move(p), n, xt::no_ownership(), std::array<std::size_t, 1>{n});
+}
+// The same for a strided vector (a bias column inside a Theta matrix). xtensor 0.24 checks the
+// adapted length against the element count (not the span the strides cover).
+template <class T>
+auto strided(VectorRef<T> v) {
+    return xt::adapt(std::move(v.data), v.size, xt::no_ownership(),
+                     std::array<std::size_t, 1>{v.size}, std::array<std::size_t, 1>{v.stride});
 }
 }  // namespace detail
 
@@ -122,8 +130,8 @@ struct Cpu {
 
     template <class T>
     void fill_rows(MatrixRef<T> z, VectorRef<const T> bias) const {
-        for (std::size_t i = 0; i < z.rows; ++i)
-            for (std::size_t j = 0; j < z.cols; ++j) z.row(i)[j] = bias.data[j * bias.stride];
+        auto b = detail::strided(bias);
+        for (std::size_t i = 0; i < z.rows; ++i) xt::noalias(detail::flat(z.row(i), z.cols)) = b;
     }
 
     template <class T>
@@ -135,8 +143,8 @@ struct Cpu {
     template <class T>
     double output_delta(MatrixRef<T> z, const int* labels) const {
         auto flat_z = dense(z);
-        // Σ softplus(z) over every unit, then - z[i, y_i] once per sample (the one-hot term).
-        double cost = xt::sum(xt::make_lambda_xfunction(fn::softplus{}, flat_z), xt::evaluation_strategy::immediate)();
+        // J = Σ softplus(z) over every unit, minus z[i, y_i] once per sample (the one-hot term).
+        double cost = sum(fn::softplus{}, flat_z.data(), flat_z.size());
         for (std::size_t i = 0; i < z.rows; ++i) cost -= double(z.row(i)[labels[i]]);
         xt::noalias(flat_z) = xt::make_lambda_xfunction(fn::sigmoid{}, flat_z);
         for (std::size_t i = 0; i < z.rows; ++i) z.row(i)[labels[i]] -= T(1);
@@ -149,6 +157,8 @@ struct Cpu {
         xt::noalias(fd) = xt::make_lambda_xfunction(fn::times_sigmoid_grad{}, fd, dense(a));
     }
 
+    // A plain loop: xtensor 0.24's computed assignment (+=) into a strided adaptor writes as if
+    // it were contiguous (seen in a test here), and the bias column is strided.
     template <class T>
     void add_column_sums(MatrixRef<const T> d, VectorRef<T> out) const {
         for (std::size_t i = 0; i < d.rows; ++i) {
@@ -178,7 +188,7 @@ struct Cpu {
         auto th = detail::flat(theta, n);
         xt::noalias(v) = xt::make_lambda_xfunction(fn::momentum_velocity<T>{{}, momentum, learning_rate}, v,
                                                    detail::flat(g, n));
-        th += v;
+        xt::noalias(th) += v;
     }
 
     template <class T>
@@ -201,6 +211,22 @@ struct Cpu {
     }
 
 private:
+    // Σ f(x_i) over n contiguous values, on xsimd batches: the shared functor evaluated on
+    // vectors, without the temporary that an xtensor reduction would allocate.
+    template <class F, class T>
+    static double sum(F f, const T* x, std::size_t n) {
+        std::size_t i = 0;
+        double s = 0;
+#if PNN_SIMD_FUNCTORS
+        using B = detail::simd<T>;
+        B acc(T(0));
+        for (; i + B::size <= n; i += B::size) acc += f(B::load_unaligned(x + i));
+        s = double(xsimd::hadd(acc));
+#endif
+        for (; i < n; ++i) s += double(f(x[i]));
+        return s;
+    }
+
     // Aligned working memory for the kernels: grows to the largest request, then is reused, so
     // that no product allocates inside the training loop.
     mutable std::vector<std::byte> scratch_;

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <xsimd/xsimd.hpp>
 
+#include "pnn/config.hpp"
 #include "pnn/util/matrix_ref.hpp"
 
 namespace pnn::detail {
@@ -46,9 +47,9 @@ void nt_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, Matrix
     constexpr std::size_t w = simd<T>::size;
     const std::size_t k = a.cols, kv = k - k % w;
     simd<T> acc[I][J];
-#pragma GCC unroll 4
+    PNN_UNROLL(4)
     for (int i = 0; i < I; ++i)
-#pragma GCC unroll 4
+        PNN_UNROLL(4)
         for (int j = 0; j < J; ++j) acc[i][j] = simd<T>(T(0));
     const T* ap[I];
     const T* bp[J];
@@ -57,13 +58,13 @@ void nt_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, Matrix
     for (std::size_t p = 0; p < kv; p += w) {
         // all I + J loads first, then I x J fused multiply-adds from registers
         simd<T> av[I], bv[J];
-#pragma GCC unroll 4
+        PNN_UNROLL(4)
         for (int i = 0; i < I; ++i) pin(av[i] = simd<T>::load_unaligned(ap[i] + p));
-#pragma GCC unroll 4
+        PNN_UNROLL(4)
         for (int j = 0; j < J; ++j) pin(bv[j] = simd<T>::load_unaligned(bp[j] + p));
-#pragma GCC unroll 4
+        PNN_UNROLL(4)
         for (int i = 0; i < I; ++i)
-#pragma GCC unroll 4
+            PNN_UNROLL(4)
             for (int j = 0; j < J; ++j) acc[i][j] = xsimd::fma(av[i], bv[j], acc[i][j]);
     }
     for (int i = 0; i < I; ++i)
@@ -123,19 +124,19 @@ void tn_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, Matrix
         }
     } else {
         simd<T> acc[J][V];
-#pragma GCC unroll 8
+        PNN_UNROLL(8)
         for (int j = 0; j < J; ++j)
-#pragma GCC unroll 2
+            PNN_UNROLL(2)
             for (int v = 0; v < V; ++v) acc[j][v] = simd<T>(T(0));
         for (std::size_t r = 0; r < a.rows; ++r) {
             simd<T> bv[V];
-#pragma GCC unroll 2
+            PNN_UNROLL(2)
             for (int v = 0; v < V; ++v) pin(bv[v] = simd<T>::load_unaligned(b.row(r) + p0 + v * w));
             const T* ar = a.row(r) + j0;
-#pragma GCC unroll 8
+            PNN_UNROLL(8)
             for (int j = 0; j < J; ++j) {
                 const simd<T> av(ar[j]);
-#pragma GCC unroll 2
+                PNN_UNROLL(2)
                 for (int v = 0; v < V; ++v) acc[j][v] = xsimd::fma(av, bv[v], acc[j][v]);
             }
         }

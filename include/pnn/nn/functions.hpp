@@ -16,10 +16,12 @@ namespace pnn::fn {
 // Adds the simd_apply hook that xtensor's xfunction uses to vectorise a functor.
 template <class Derived>
 struct vectorisable {
+#if PNN_SIMD_FUNCTORS
     template <class... B>
     auto simd_apply(const B&... b) const -> decltype(std::declval<const Derived&>()(b...)) {
         return static_cast<const Derived&>(*this)(b...);
     }
+#endif
 };
 
 // max(z, 0) for a scalar (host or device code) or an xsimd batch (found by ADL).
