@@ -120,61 +120,43 @@ TEST_CASE_TEMPLATE("cost equals an independent float64 computation, with and wit
 // Depth = number of weight layers.
 std::vector<std::vector<std::size_t>> nets_of_depth_2_to_4() { return {{6, 5, 3}, {6, 5, 4, 3}, {6, 4, 7, 5, 3}}; }
 
-TEST_CASE("gradient matches central finite differences, depths 2 to 4 (float64)") {
-    const auto d = test::blobs<double>(40, 6, 3, 5);
-    for (const auto& sizes : nets_of_depth_2_to_4()) {
-        for (double lambda : {0.0, 0.7}) {
-            CAPTURE(sizes.size());
-            CAPTURE(lambda);
-            pnn::Mlp<double> net(sizes, 21);
-            CpuTrainer<double> t(net);
-            const auto g = t.gradient(d, lambda);
-            REQUIRE(g.size() == sizes.size() - 1);
-            const double h = 1e-5;  // rounding ~ eps J / h and truncation ~ h^2 J''' both stay below 1e-9
-            for (std::size_t l = 0; l < g.size(); ++l) {
-                const auto theta = net.theta(l);
-                for (std::size_t r = 0; r < theta.shape(0); ++r)
-                    for (std::size_t c = 0; c < theta.shape(1); ++c) {
-                        pnn::Mlp<double> plus = net, minus = net;
-                        auto tp = theta, tm = theta;
-                        tp(r, c) += h;
-                        tm(r, c) -= h;
-                        plus.set_theta(l, tp);
-                        minus.set_theta(l, tm);
-                        const double fd = (CpuTrainer<double>(plus).cost(d, lambda) -
-                                           CpuTrainer<double>(minus).cost(d, lambda)) / (2 * h);
-                        CHECK(g[l](r, c) == doctest::Approx(fd).epsilon(1e-6).scale(1e-2));
-                    }
+// Checks every entry of pnn's gradient against the central difference (J(θ+h) - J(θ-h)) / step,
+// where step is the difference of the two perturbed weights as rounded in T.
+template <class T>
+void check_finite_differences(const std::vector<std::size_t>& sizes, double lambda, T h, double epsilon) {
+    CAPTURE(sizes.size());
+    CAPTURE(lambda);
+    const auto d = test::blobs<T>(40, 6, 3, 5);
+    pnn::Mlp<T> net(sizes, 21);
+    const auto g = CpuTrainer<T>(net).gradient(d, lambda);
+    REQUIRE(g.size() == sizes.size() - 1);
+    for (std::size_t l = 0; l < g.size(); ++l) {
+        const auto theta = net.theta(l);
+        for (std::size_t r = 0; r < theta.shape(0); ++r)
+            for (std::size_t c = 0; c < theta.shape(1); ++c) {
+                pnn::Mlp<T> plus = net, minus = net;
+                auto tp = theta, tm = theta;
+                tp(r, c) += h;
+                tm(r, c) -= h;
+                plus.set_theta(l, tp);
+                minus.set_theta(l, tm);
+                const double step = double(tp(r, c)) - double(tm(r, c));
+                const double fd = (CpuTrainer<T>(plus).cost(d, lambda) - CpuTrainer<T>(minus).cost(d, lambda)) / step;
+                CHECK(g[l](r, c) == doctest::Approx(fd).epsilon(epsilon).scale(1e-2));
             }
-        }
     }
 }
 
+TEST_CASE("gradient matches central finite differences, depths 2 to 4 (float64)") {
+    // h = 1e-5: rounding (~ eps J / h) and truncation (~ h^2 J''') both stay below 1e-9.
+    for (const auto& sizes : nets_of_depth_2_to_4())
+        for (double lambda : {0.0, 0.7}) check_finite_differences<double>(sizes, lambda, 1e-5, 1e-6);
+}
+
 TEST_CASE("gradient matches central finite differences, depths 2 to 4 (float32)") {
-    const auto d = test::blobs<float>(40, 6, 3, 5);
-    for (const auto& sizes : nets_of_depth_2_to_4()) {
-        CAPTURE(sizes.size());
-        pnn::Mlp<float> net(sizes, 21);
-        const auto g = CpuTrainer<float>(net).gradient(d, 0.7);
-        // float forward passes carry ~1e-7 relative rounding: a step of 1e-2 keeps that below
-        // 1e-5 in the difference quotient, the truncation error (h^2 J''' / 6) about as small.
-        const float h = 1e-2f;
-        for (std::size_t l = 0; l < g.size(); ++l) {
-            const auto theta = net.theta(l);
-            for (std::size_t r = 0; r < theta.shape(0); ++r)
-                for (std::size_t c = 0; c < theta.shape(1); ++c) {
-                    pnn::Mlp<float> plus = net, minus = net;
-                    auto tp = theta, tm = theta;
-                    tp(r, c) += h;
-                    tm(r, c) -= h;
-                    plus.set_theta(l, tp);
-                    minus.set_theta(l, tm);
-                    const double step = double(tp(r, c)) - double(tm(r, c));  // the step as rounded
-                    const double fd = (CpuTrainer<float>(plus).cost(d, 0.7) - CpuTrainer<float>(minus).cost(d, 0.7)) / step;
-                    CHECK(g[l](r, c) == doctest::Approx(fd).epsilon(1e-2).scale(1e-2));
-                }
-        }
-    }
+    // float forward passes carry ~1e-7 relative rounding: a step of 1e-2 keeps that below 1e-5 in
+    // the difference quotient, the truncation error (h^2 J''' / 6) about as small.
+    for (const auto& sizes : nets_of_depth_2_to_4()) check_finite_differences<float>(sizes, 0.7, 1e-2f, 1e-2);
 }
 
 TEST_CASE("float32 gradient matches the float64 gradient of the same weights, depths 2 to 4") {
