@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <concepts>
+#include <utility>
 #include <cstddef>
 #include <vector>
 #include <xtensor/xtensor.hpp>
@@ -71,21 +72,17 @@ public:
     // J(Θ) over the dataset: mean cross-entropy plus λ/(2m) Σ θ² over non-bias weights.
     double cost(const Dataset<T>& data, double lambda = 0.0) {
         check_lambda(lambda);
-        const Shard<T> s = shard(data);
-        auto x = dev_.upload(s.x);
-        auto y = dev_.upload(labels_of(s));
-        double sum = bp_.accumulate(dev_.data(theta_), x.view(), y.view().data, nullptr);
+        const Resident r = resident(data);
+        double sum = bp_.accumulate(dev_.data(theta_), r.x.view(), r.y.view().data, nullptr);
         comm_.sum(&sum, 1);
-        return finish_cost(sum, s.global_rows, lambda);
+        return finish_cost(sum, r.shard.global_rows, lambda);
     }
 
     // ∂J/∂Θ over the dataset, one Theta-shaped matrix per layer.
     std::vector<xt::xtensor<T, 2>> gradient(const Dataset<T>& data, double lambda = 0.0) {
         check_lambda(lambda);
-        const Shard<T> s = shard(data);
-        auto x = dev_.upload(s.x);
-        auto y = dev_.upload(labels_of(s));
-        full_batch_gradient(x.view(), y.view().data, s.global_rows, lambda);
+        const Resident r = resident(data);
+        full_batch_gradient(r.x.view(), r.y.view().data, r.shard.global_rows, lambda);
         Net g = net_;
         dev_.copy_out(g.parameters(), dev_.data(grad_), g.parameter_count());
         std::vector<xt::xtensor<T, 2>> out;
@@ -97,17 +94,18 @@ public:
     // batch used before each update. on_step(i, cost) is called after update i (1-based).
     template <class OnStep>
     std::vector<double> fit(const Dataset<T>& data, const Sgd& opt, OnStep&& on_step) {
-        const Shard<T> s = shard(data);
+        const Resident r = resident(data);
+        const Shard<T>& s = r.shard;
         opt.validate(s.global_rows);
-        auto x = dev_.upload(s.x);
-        auto y = dev_.upload(labels_of(s));
+        const MatrixRef<const T> x = r.x.view();
+        const int* y = r.y.view().data;
         const std::size_t p = net_.parameter_count();
         const bool full = opt.batch_size == 0 || opt.batch_size == s.global_rows;
         std::vector<double> history;
         history.reserve(std::min<std::size_t>(opt.iterations, std::size_t(1) << 20));
         for (std::size_t i = 1; i <= opt.iterations; ++i) {
-            const double j = full ? full_batch_gradient(x.view(), y.view().data, s.global_rows, opt.lambda)
-                                  : mini_batch_gradient(s, x.view(), y.view().data, opt);
+            const double j = full ? full_batch_gradient(x, y, s.global_rows, opt.lambda)
+                                  : mini_batch_gradient(s, x, y, opt);
             if (!std::isfinite(j)) {
                 sync_net();
                 detail::fail("fit: the cost became ", std::isnan(j) ? "NaN" : "Inf", " at iteration ", i,
@@ -140,16 +138,25 @@ public:
 
     // Fraction of samples whose predicted class is their label.
     double accuracy(const Dataset<T>& data) {
-        const Shard<T> s = shard(data);
-        auto x = dev_.upload(s.x);
-        auto y = dev_.upload(labels_of(s));
-        std::size_t correct = bp_.classify(dev_.data(theta_), x.view(), nullptr, y.view().data);
+        const Resident r = resident(data);
+        std::size_t correct = bp_.classify(dev_.data(theta_), r.x.view(), nullptr, r.y.view().data);
         comm_.sum(&correct, 1);
-        return double(correct) / double(s.global_rows);
+        return double(correct) / double(r.shard.global_rows);
     }
 
 private:
-    static MatrixRef<const int> labels_of(const Shard<T>& s) { return {s.y, s.rows(), 1}; }
+    // This rank's rows of a dataset, checked and uploaded to the device (for Cpu: views).
+    struct Resident {
+        Shard<T> shard;
+        decltype(std::declval<D&>().upload(MatrixRef<const T>{})) x;
+        decltype(std::declval<D&>().upload(MatrixRef<const int>{})) y;
+    };
+    Resident resident(const Dataset<T>& data) {
+        Shard<T> s = shard(data);
+        auto x = dev_.upload(s.x);
+        auto y = dev_.upload(MatrixRef<const int>{s.y, s.rows(), 1});
+        return {std::move(s), std::move(x), std::move(y)};
+    }
 
     static void check_lambda(double lambda) {
         if (!(lambda >= 0) || !std::isfinite(lambda)) detail::fail("lambda: expected a finite value >= 0, found ", lambda);
