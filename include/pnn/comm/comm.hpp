@@ -9,6 +9,7 @@
 #pragma once
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "pnn/data/dataset.hpp"
@@ -36,20 +37,35 @@ Shard<T> whole(const Dataset<T>& d) {
     return {d.x_ref(), d.labels_data(), 0, d.size(), nullptr};
 }
 
+// Every call below is collective: all ranks make it, in the same order.
+//   distribute(data)         this rank's rows of the dataset (scattered, taken or checked)
+//   sum(p, n)                in-place sum over ranks, the result on every rank
+//   broadcast(p, n)          rank 0's values on every rank
+//   reduce_gradient(p, n)    the gradient step's sum, on the rank(s) that update the weights
+//   updates_weights()        whether this rank computes the update (every rank with allreduce;
+//                            rank 0 alone with the seed's gather + bcast)
+//   share_weights(p, n)      after the update: every rank gets the updated weights
+//   agree(value, what)       throws pnn::error on every rank unless all ranks passed the same
+//                            value (a hash of the net's sizes, say), naming `what`
 template <class C, class T>
 concept CommFor = requires(C c, const Dataset<T>& data, T* p, std::size_t n) {
-    { c.distribute(data) } -> std::same_as<Shard<T>>;  // collective: this rank's rows
-    c.sum(p, n);                                        // collective: in-place sum over ranks
-    c.broadcast(p, n);                                  // collective: rank 0's values everywhere
+    { c.distribute(data) } -> std::same_as<Shard<T>>;
+    c.sum(p, n);
+    c.broadcast(p, n);
+    c.reduce_gradient(p, n);
+    c.share_weights(p, n);
 };
 
 // A communicator policy, for both element types pnn trains in.
 template <class C>
-concept Comm = CommFor<C, float> && CommFor<C, double> && requires(C c, double* d, std::size_t* z, std::size_t n) {
-    { c.rank() } -> std::convertible_to<int>;
-    { c.size() } -> std::convertible_to<int>;
-    c.sum(d, n);
-    c.sum(z, n);  // sample counts
-};
+concept Comm = CommFor<C, float> && CommFor<C, double> &&
+               requires(C c, double* d, std::size_t* z, std::size_t n, std::uint64_t v) {
+                   { c.rank() } -> std::convertible_to<int>;
+                   { c.size() } -> std::convertible_to<int>;
+                   { c.updates_weights() } -> std::convertible_to<bool>;
+                   c.sum(d, n);
+                   c.sum(z, n);  // sample counts
+                   c.agree(v, "what");
+               };
 
 }  // namespace pnn

@@ -2,6 +2,7 @@
 // over ranks and broadcasting are the identity.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 
 #include "pnn/comm/comm.hpp"
 
@@ -19,6 +20,12 @@ struct Local {
     void sum(T*, std::size_t) const {}
     template <class T>
     void broadcast(T*, std::size_t) const {}
+    template <class T>
+    void reduce_gradient(T*, std::size_t) const {}
+    bool updates_weights() const { return true; }
+    template <class T>
+    void share_weights(T*, std::size_t) const {}
+    void agree(std::uint64_t, const char*) const {}
 };
 
 static_assert(Comm<Local>);

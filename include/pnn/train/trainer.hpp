@@ -41,6 +41,7 @@ public:
     explicit Trainer(Net net, C comm = C{}, D device = D{})
         : net_(std::move(net)), comm_(std::move(comm)), dev_(std::move(device)), bp_(dev_, net_.sizes()) {
         const std::size_t p = net_.parameter_count();
+        comm_.agree(shape_hash(), "the net's layer sizes and element type");
         comm_.broadcast(net_.parameters(), p);
         theta_ = dev_.template make_buffer<T>(p);
         grad_ = dev_.template make_buffer<T>(p);
@@ -82,7 +83,10 @@ public:
     std::vector<xt::xtensor<T, 2>> gradient(const Dataset<T>& data, double lambda = 0.0) {
         check_lambda(lambda);
         const Resident r = resident(data);
-        full_batch_gradient(r.x.view(), r.y.view().data, r.shard.global_rows, lambda);
+        double sum = local_gradient(r.x.view(), r.y.view().data);
+        comm_.sum(dev_.data(grad_), net_.parameter_count());
+        comm_.sum(&sum, 1);
+        finish_gradient(r.shard.global_rows, lambda);
         Net g = net_;
         dev_.copy_out(g.parameters(), dev_.data(grad_), g.parameter_count());
         std::vector<xt::xtensor<T, 2>> out;
@@ -104,16 +108,25 @@ public:
         std::vector<double> history;
         history.reserve(std::min<std::size_t>(opt.iterations, std::size_t(1) << 20));
         for (std::size_t i = 1; i <= opt.iterations; ++i) {
-            const double j = full ? full_batch_gradient(x, y, s.global_rows, opt.lambda)
-                                  : mini_batch_gradient(s, x, y, opt);
+            // Every rank: the sums of cost and gradient over its rows of this step's batch.
+            std::size_t m = s.global_rows;
+            double sum = full ? local_gradient(x, y) : local_mini_batch_gradient(s, x, y, opt, m);
+            // The gradient summed where the update is computed, the cost everywhere.
+            comm_.reduce_gradient(dev_.data(grad_), p);
+            comm_.sum(&sum, 1);
+            const double j = finish_cost(sum, m, opt.lambda);
             if (!std::isfinite(j)) {
                 sync_net();
                 detail::fail("fit: the cost became ", std::isnan(j) ? "NaN" : "Inf", " at iteration ", i,
                              " (update ", step_ + 1, " of this trainer); expected a finite cost: the learning rate (",
                              opt.learning_rate, ") may be too high, or the weights not finite");
             }
-            dev_.momentum_step(dev_.data(theta_), dev_.data(velocity_), dev_.data(grad_), p, T(opt.momentum),
-                               T(opt.learning_rate));
+            if (comm_.updates_weights()) {
+                finish_gradient(m, opt.lambda);
+                dev_.momentum_step(dev_.data(theta_), dev_.data(velocity_), dev_.data(grad_), p, T(opt.momentum),
+                                   T(opt.learning_rate));
+            }
+            comm_.share_weights(dev_.data(theta_), p);
             ++step_;
             history.push_back(j);
             on_step(i, j);
@@ -188,36 +201,32 @@ private:
         return j;
     }
 
-    // grad_ = ∂J/∂Θ over all m rows (every rank's share summed); returns J.
-    double full_batch_gradient(MatrixRef<const T> x, const int* y, std::size_t m, double lambda) {
-        const std::size_t p = net_.parameter_count();
-        dev_.fill(dev_.data(grad_), p, T(0));
-        double sum = bp_.accumulate(dev_.data(theta_), x, y, dev_.data(grad_));
-        return finish_gradient(sum, m, lambda);
+    // grad_ = the sum of ∂J/∂Θ over the rows of x (this rank's share); returns the cost's sum.
+    double local_gradient(MatrixRef<const T> x, const int* y) {
+        dev_.fill(dev_.data(grad_), net_.parameter_count(), T(0));
+        return bp_.accumulate(dev_.data(theta_), x, y, dev_.data(grad_));
     }
 
-    double finish_gradient(double cost_sum, std::size_t m, double lambda) {
-        const std::size_t p = net_.parameter_count();
-        comm_.sum(dev_.data(grad_), p);
-        comm_.sum(&cost_sum, 1);
-        dev_.finish_gradient(dev_.data(grad_), dev_.data(mask_), dev_.data(theta_), p, T(1.0 / double(m)),
-                             T(lambda / double(m)));
-        return finish_cost(cost_sum, m, lambda);
+    // From the sum over m samples (all ranks') to the gradient: / m, plus the L2 term.
+    void finish_gradient(std::size_t m, double lambda) {
+        dev_.finish_gradient(dev_.data(grad_), dev_.data(mask_), dev_.data(theta_), net_.parameter_count(),
+                             T(1.0 / double(m)), T(lambda / double(m)));
     }
 
-    // The gradient over the next mini-batch: the samples at positions [t B, (t+1) B) of this
-    // epoch's order (the last batch of an epoch holds the remainder). Each rank takes the ones it
-    // holds; the step is the same whatever the number of ranks.
-    double mini_batch_gradient(const Shard<T>& s, MatrixRef<const T> x, const int* y, const Sgd& opt) {
-        const std::size_t m = s.global_rows, b = opt.batch_size;
-        const std::size_t per_epoch = (m + b - 1) / b;
+    // The same over the next mini-batch: the samples at positions [t B, (t+1) B) of this
+    // epoch's order (the last batch of an epoch holds the remainder), m set to its size. Each
+    // rank takes the ones it holds; the step is the same whatever the number of ranks.
+    double local_mini_batch_gradient(const Shard<T>& s, MatrixRef<const T> x, const int* y, const Sgd& opt,
+                                     std::size_t& m) {
+        const std::size_t all = s.global_rows, b = opt.batch_size;
+        const std::size_t per_epoch = (all + b - 1) / b;
         const std::size_t epoch = step_ / per_epoch, t = step_ % per_epoch;
-        if (epoch != order_epoch_ || order_.size() != m || opt.seed != order_seed_) {
-            epoch_order(order_, m, opt.seed, epoch);
+        if (epoch != order_epoch_ || order_.size() != all || opt.seed != order_seed_) {
+            epoch_order(order_, all, opt.seed, epoch);
             order_epoch_ = epoch;
             order_seed_ = opt.seed;
         }
-        const std::size_t lo = t * b, hi = std::min(m, lo + b);
+        const std::size_t lo = t * b, hi = std::min(all, lo + b);
         dev_.fill(dev_.data(grad_), net_.parameter_count(), T(0));
         // Rows go to the device one block at a time, in the batch's order.
         double sum = 0;
@@ -234,7 +243,15 @@ private:
             if (local_index_.size() == bp_.block_rows()) flush();
         }
         if (!local_index_.empty()) flush();
-        return finish_gradient(sum, hi - lo, opt.lambda);
+        m = hi - lo;
+        return sum;
+    }
+
+    // Identifies the net's shape and element type, for checking that all ranks agree on it.
+    std::uint64_t shape_hash() const {
+        std::uint64_t h = detail::splitmix64(sizeof(T));
+        for (std::size_t units : net_.sizes()) h = detail::splitmix64(h ^ units);
+        return h;
     }
 
     void sync_net() { dev_.copy_out(net_.parameters(), dev_.data(theta_), net_.parameter_count()); }
