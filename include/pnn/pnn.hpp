@@ -10,6 +10,9 @@
 #include "pnn/device/cpu.hpp"
 #include "pnn/comm/comm.hpp"
 #include "pnn/comm/local.hpp"
+#if __has_include(<mpi.h>)
+#include "pnn/comm/mpi.hpp"  // pnn::Mpi, where the build finds MPI
+#endif
 #include "pnn/nn/functions.hpp"
 #include "pnn/nn/mlp.hpp"
 #include "pnn/nn/backprop.hpp"

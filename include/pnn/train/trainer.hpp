@@ -180,15 +180,28 @@ private:
             detail::fail(name, ": expected ", net_.sizes().front(), " features per sample (the net's inputs), found ", width);
     }
 
-    // This rank's rows, checked against the net: width, labels in 0..k-1, not empty.
+    // This rank's rows, checked against the net: width, labels in 0..k-1, not empty. Collective:
+    // when one rank's rows fail a check, every rank throws (the others saying which rank failed),
+    // so that no rank is left waiting in the next collective call.
     Shard<T> shard(const Dataset<T>& data) {
         Shard<T> s = comm_.distribute(data);
-        check_width(s.x.cols, s.rows(), data.name());
-        const int k = int(net_.sizes().back());
-        for (std::size_t i = 0; i < s.rows(); ++i)
-            if (s.y[i] >= k)
-                detail::fail(data.name(), ": expected labels in 0..", k - 1, " (the net has ", k, " outputs), found ", s.y[i],
-                             " at sample ", s.offset + i);
+        std::string problem;
+        try {
+            check_width(s.x.cols, s.rows(), data.name());
+            const int k = int(net_.sizes().back());
+            for (std::size_t i = 0; i < s.rows(); ++i)
+                if (s.y[i] >= k)
+                    detail::fail(data.name(), ": expected labels in 0..", k - 1, " (the net has ", k,
+                                 " outputs), found ", s.y[i], " at sample ", s.offset + i);
+        } catch (const error& e) {
+            problem = e.what();
+        }
+        std::size_t failed[2] = {problem.empty() ? 0u : 1u, problem.empty() ? 0u : std::size_t(comm_.rank())};
+        comm_.sum(failed, 2);
+        if (!problem.empty()) throw error(problem);
+        if (failed[0] > 0)
+            detail::fail(data.name(), ": rejected by ", failed[0], " other rank(s)", failed[0] == 1 ? " (rank " : "",
+                         failed[0] == 1 ? std::to_string(failed[1]) + ")" : std::string(), ", which said why");
         if (s.global_rows == 0) detail::fail(data.name(), ": expected at least one sample, found an empty dataset");
         return s;
     }

@@ -1,0 +1,263 @@
+// defines: pnn::Mpi, the communicator that trains one model over the ranks of an MPI
+// communicator (Open MPI), and pnn::MpiSession, an optional MPI_Init/MPI_Finalize guard.
+//
+// The seed scattered the data every iteration, gathered the gradients to rank 0, averaged them
+// there and broadcast the weights back. pnn::Mpi splits the data once per call (MPI_Scatterv, so
+// any sample count works with any rank count), sums the one contiguous gradient buffer with one
+// MPI_Allreduce (the default) or, as the seed did, reduces it to rank 0, updates there and
+// broadcasts the weights (Reduction::gather_bcast).
+#pragma once
+#include <mpi.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <vector>
+#include <xtensor/xtensor.hpp>
+
+#include "pnn/comm/comm.hpp"
+#include "pnn/data/dataset.hpp"
+#include "pnn/error.hpp"
+
+namespace pnn {
+
+// How the gradient reaches the weights.
+enum class Reduction {
+    allreduce,     // MPI_Allreduce of the gradient; every rank applies the same update
+    gather_bcast,  // the seed's way: reduce to rank 0, update there, MPI_Bcast the weights
+};
+
+// Where the rows of a dataset are when a collective call receives it.
+enum class Placement {
+    automatic,  // every rank passes the whole dataset (each takes its rows, no traffic), or
+                // rank 0 passes it and the others an empty one (rank 0 scatters it)
+    sharded,    // each rank passes only its own rows, in rank order
+};
+
+namespace detail {
+template <class T>
+MPI_Datatype mpi_type() {
+    if constexpr (std::is_same_v<T, float>) return MPI_FLOAT;
+    else if constexpr (std::is_same_v<T, double>) return MPI_DOUBLE;
+    else if constexpr (std::is_same_v<T, int>) return MPI_INT;
+    else if constexpr (std::is_same_v<T, std::uint64_t> || (std::is_same_v<T, std::size_t> && sizeof(T) == 8))
+        return MPI_UINT64_T;
+    else static_assert(!sizeof(T), "no MPI type for this element type");
+}
+
+// Turns an MPI error code into a pnn::error naming the call.
+inline void mpi_check(int code, const char* call) {
+    if (code == MPI_SUCCESS) return;
+    char text[MPI_MAX_ERROR_STRING];
+    int length = 0;
+    MPI_Error_string(code, text, &length);
+    fail(call, " failed: ", std::string(text, std::size_t(length)));
+}
+
+// MPI counts are int: split a buffer into pieces an int can count.
+template <class F>
+void in_int_pieces(std::size_t n, F&& f) {
+    constexpr std::size_t most = std::size_t(std::numeric_limits<int>::max()) / 2;
+    for (std::size_t at = 0; at < n; at += most) f(at, int(std::min(most, n - at)));
+}
+}  // namespace detail
+
+// MPI_Init on construction (with thread support "funneled") unless MPI is already initialised,
+// MPI_Finalize on destruction if it initialised. For programs that want MPI's lifetime tied to
+// a scope; others call MPI_Init and MPI_Finalize themselves.
+class MpiSession {
+public:
+    MpiSession(int* argc, char*** argv) {
+        int ready = 0;
+        MPI_Initialized(&ready);
+        if (!ready) {
+            int provided = 0;
+            detail::mpi_check(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+            owner_ = true;
+        }
+    }
+    ~MpiSession() {
+        int done = 0;
+        MPI_Finalized(&done);
+        if (owner_ && !done) MPI_Finalize();
+    }
+    MpiSession(const MpiSession&) = delete;
+    MpiSession& operator=(const MpiSession&) = delete;
+
+private:
+    bool owner_ = false;
+};
+
+struct MpiOptions {
+    Reduction reduction = Reduction::allreduce;
+    Placement placement = Placement::automatic;
+};
+
+class Mpi {
+public:
+    using Options = MpiOptions;
+
+    // pnn works on its own duplicate of comm, so its messages never mix with the program's.
+    explicit Mpi(MPI_Comm comm = MPI_COMM_WORLD, Options options = {}) : options_(options) {
+        int ready = 0;
+        MPI_Initialized(&ready);
+        if (!ready) detail::fail("pnn::Mpi: MPI is not initialised; call MPI_Init (or make a pnn::MpiSession) first");
+        auto handle = std::make_shared<Handle>();
+        detail::mpi_check(MPI_Comm_dup(comm, &handle->comm), "MPI_Comm_dup");
+        // Errors come back as codes that pnn turns into pnn::error, instead of aborting the job
+        // from inside MPI with no word of which call failed.
+        MPI_Comm_set_errhandler(handle->comm, MPI_ERRORS_RETURN);
+        MPI_Comm_rank(handle->comm, &rank_);
+        MPI_Comm_size(handle->comm, &size_);
+        handle_ = std::move(handle);
+    }
+    Mpi(MPI_Comm comm, Reduction reduction) : Mpi(comm, Options{reduction, Placement::automatic}) {}
+
+    int rank() const { return rank_; }
+    int size() const { return size_; }
+    MPI_Comm communicator() const { return handle_->comm; }
+    const Options& options() const { return options_; }
+
+    // The rows [first_row(r), first_row(r + 1)) of m go to rank r: as even as possible, the
+    // first m % size ranks one row more.
+    std::size_t first_row(std::size_t m, int r) const {
+        const std::size_t q = m / std::size_t(size_), extra = m % std::size_t(size_);
+        return std::size_t(r) * q + std::min<std::size_t>(std::size_t(r), extra);
+    }
+
+    template <class T>
+    Shard<T> distribute(const Dataset<T>& data) const {
+        const std::uint64_t rows = data.size(), width = data.empty() ? 0 : data.features();
+        std::vector<std::uint64_t> all_rows = allgather(rows), all_widths = allgather(width);
+        std::uint64_t total = 0, common_width = 0;
+        for (int r = 0; r < size_; ++r) {
+            total += all_rows[std::size_t(r)];
+            if (all_rows[std::size_t(r)] == 0) continue;
+            if (common_width == 0) common_width = all_widths[std::size_t(r)];
+            if (all_widths[std::size_t(r)] != common_width)
+                detail::fail(data.name(), ": expected every rank's rows to have the same width, found ", common_width,
+                             " features on one rank and ", all_widths[std::size_t(r)], " on rank ", r);
+        }
+        if (options_.placement == Placement::sharded) {
+            std::size_t offset = 0;
+            for (int r = 0; r < rank_; ++r) offset += all_rows[std::size_t(r)];
+            return {data.x_ref(), data.labels_data(), offset, total, nullptr};
+        }
+        bool replicated = true, root_only = all_rows[0] > 0;
+        for (int r = 1; r < size_; ++r) {
+            replicated = replicated && all_rows[std::size_t(r)] == all_rows[0];
+            root_only = root_only && all_rows[std::size_t(r)] == 0;
+        }
+        if (replicated) {
+            // Every rank holds everything: take this rank's rows, no traffic.
+            const std::size_t lo = first_row(rows, rank_), hi = first_row(rows, rank_ + 1);
+            return {data.x_ref().rows_from(lo, hi - lo), data.labels_data() + lo, lo, rows, nullptr};
+        }
+        if (!root_only && size_ > 1)
+            detail::fail(data.name(), ": expected the whole dataset on every rank, or on rank 0 alone (others empty), ",
+                         "found ", rows, " rows on rank ", rank_, " and ", all_rows[0],
+                         " on rank 0 (pass Placement::sharded if each rank holds its own rows)");
+        return scatter(data, all_rows[0], std::size_t(common_width));
+    }
+
+    template <class T>
+    void sum(T* p, std::size_t n) const {
+        detail::in_int_pieces(n, [&](std::size_t at, int count) {
+            detail::mpi_check(
+                MPI_Allreduce(MPI_IN_PLACE, p + at, count, detail::mpi_type<T>(), MPI_SUM, handle_->comm),
+                "MPI_Allreduce");
+        });
+    }
+
+    template <class T>
+    void broadcast(T* p, std::size_t n) const {
+        detail::in_int_pieces(n, [&](std::size_t at, int count) {
+            detail::mpi_check(MPI_Bcast(p + at, count, detail::mpi_type<T>(), 0, handle_->comm), "MPI_Bcast");
+        });
+    }
+
+    template <class T>
+    void reduce_gradient(T* p, std::size_t n) const {
+        if (options_.reduction == Reduction::allreduce) return sum(p, n);
+        // The seed's Gather and sum at rank 0, as one MPI_Reduce.
+        detail::in_int_pieces(n, [&](std::size_t at, int count) {
+            void* send = rank_ == 0 ? MPI_IN_PLACE : static_cast<void*>(p + at);
+            detail::mpi_check(MPI_Reduce(send, p + at, count, detail::mpi_type<T>(), MPI_SUM, 0, handle_->comm),
+                              "MPI_Reduce");
+        });
+    }
+
+    bool updates_weights() const { return options_.reduction == Reduction::allreduce || rank_ == 0; }
+
+    template <class T>
+    void share_weights(T* p, std::size_t n) const {
+        if (options_.reduction == Reduction::gather_bcast) broadcast(p, n);
+    }
+
+    void agree(std::uint64_t value, const char* what) const {
+        std::uint64_t lo = value, hi = value;
+        detail::mpi_check(MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_UINT64_T, MPI_MIN, handle_->comm), "MPI_Allreduce");
+        detail::mpi_check(MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_UINT64_T, MPI_MAX, handle_->comm), "MPI_Allreduce");
+        if (lo != hi) detail::fail("ranks disagree on ", what, " (rank ", rank_, " of ", size_, ")");
+    }
+
+private:
+    // Owns the duplicate communicator; copies of an Mpi share it, the last one frees it.
+    struct Handle {
+        MPI_Comm comm = MPI_COMM_NULL;
+        ~Handle() {
+            int done = 0;
+            MPI_Finalized(&done);
+            if (!done && comm != MPI_COMM_NULL) MPI_Comm_free(&comm);
+        }
+    };
+
+    std::vector<std::uint64_t> allgather(std::uint64_t v) const {
+        auto all = std::vector<std::uint64_t>(std::size_t(size_));
+        detail::mpi_check(MPI_Allgather(&v, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, handle_->comm),
+                          "MPI_Allgather");
+        return all;
+    }
+
+    // Rank 0's m rows of width n go out in even shares (MPI_Scatterv); this rank keeps its own.
+    template <class T>
+    Shard<T> scatter(const Dataset<T>& data, std::size_t m, std::size_t n) const {
+        const std::size_t lo = first_row(m, rank_), hi = first_row(m, rank_ + 1);
+        if (m * n / std::size_t(size_) > std::size_t(std::numeric_limits<int>::max()) / 2)
+            detail::fail(data.name(), ": a share of ", m * n / std::size_t(size_),
+                         " values is too large for one MPI_Scatterv; load each rank's rows instead (pnn::Rows)");
+        const auto ranks = std::size_t(size_);
+        std::vector<int> counts(ranks), displs(ranks), label_counts(ranks), label_displs(ranks);
+        for (int r = 0; r < size_; ++r) {
+            const std::size_t a = first_row(m, r), b = first_row(m, r + 1);
+            counts[std::size_t(r)] = int((b - a) * n);
+            displs[std::size_t(r)] = int(a * n);
+            label_counts[std::size_t(r)] = int(b - a);
+            label_displs[std::size_t(r)] = int(a);
+        }
+        xt::xtensor<T, 2> x = xt::xtensor<T, 2>::from_shape({hi - lo, n});
+        xt::xtensor<int, 1> y = xt::xtensor<int, 1>::from_shape({hi - lo});
+        const bool root = rank_ == 0;
+        detail::mpi_check(MPI_Scatterv(root ? data.x().data() : nullptr, counts.data(), displs.data(),
+                                       detail::mpi_type<T>(), x.data(), int(x.size()), detail::mpi_type<T>(), 0,
+                                       handle_->comm),
+                          "MPI_Scatterv");
+        detail::mpi_check(MPI_Scatterv(root ? data.y().data() : nullptr, label_counts.data(), label_displs.data(),
+                                       MPI_INT, y.data(), int(y.size()), MPI_INT, 0, handle_->comm),
+                          "MPI_Scatterv");
+        auto storage = std::make_shared<const Dataset<T>>(std::move(x), std::move(y), data.name());
+        return {storage->x_ref(), storage->labels_data(), lo, m, storage};
+    }
+
+    std::shared_ptr<Handle> handle_;
+    Options options_;
+    int rank_ = 0;
+    int size_ = 1;
+};
+
+static_assert(Comm<Mpi>);
+
+}  // namespace pnn

@@ -1,0 +1,136 @@
+// Tests of pnn::Mpi, run through mpirun on 1, 2, 3 and 4 ranks: every rank trains with Mpi and,
+// alone, with Local on the same data, and checks that both give the same model.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+
+#include <pnn/comm/mpi.hpp>
+
+#include "support.hpp"
+
+namespace {
+
+using pnn::Mpi;
+template <class C>
+using Trainer = pnn::Trainer<pnn::Mlp<double>, pnn::Cpu, C>;
+
+int world_rank() {
+    int r = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &r);
+    return r;
+}
+int world_size() {
+    int s = 0;
+    MPI_Comm_size(MPI_COMM_WORLD, &s);
+    return s;
+}
+
+// max |a - b| / max |b| over all parameters
+double relative_difference(const pnn::Mlp<double>& a, const pnn::Mlp<double>& b) {
+    double diff = 0, scale = 0;
+    for (std::size_t i = 0; i < b.parameter_count(); ++i) {
+        diff = std::max(diff, std::abs(a.parameters()[i] - b.parameters()[i]));
+        scale = std::max(scale, std::abs(b.parameters()[i]));
+    }
+    return diff / scale;
+}
+
+// 1001 samples: no rank count from 2 to 4 divides it, so the shares are uneven.
+const pnn::Dataset<double> data = test::blobs<double>(1001, 12, 4, 7);
+const pnn::Mlp<double> initial({12, 10, 6, 4}, 3);
+
+pnn::Sgd settings(std::size_t batch) {
+    pnn::Sgd opt;
+    opt.learning_rate = 0.5;
+    opt.iterations = 30;
+    opt.batch_size = batch;
+    opt.momentum = batch ? 0.9 : 0.0;
+    opt.lambda = 0.05;
+    opt.seed = 9;
+    return opt;
+}
+
+// What each rank passes for a placement: everything, rank 0 alone, or its own rows.
+pnn::Dataset<double> as_passed(pnn::Placement placement, const char* how, const Mpi& comm) {
+    if (placement == pnn::Placement::sharded)
+        return data.slice(comm.first_row(data.size(), comm.rank()), comm.first_row(data.size(), comm.rank() + 1));
+    if (std::string(how) == "root") return comm.rank() == 0 ? data : pnn::Dataset<double>();
+    return data;
+}
+
+}  // namespace
+
+TEST_CASE("Mpi trains the same model as Local: placements, reductions, full batch and mini-batch") {
+    for (std::size_t batch : {std::size_t(0), std::size_t(128)}) {
+        Trainer<pnn::Local> local(initial);
+        const auto local_history = local.fit(data, settings(batch));
+        for (auto reduction : {pnn::Reduction::allreduce, pnn::Reduction::gather_bcast})
+            for (auto [placement, how] : {std::pair{pnn::Placement::automatic, "every rank"},
+                                          std::pair{pnn::Placement::automatic, "root"},
+                                          std::pair{pnn::Placement::sharded, "own rows"}}) {
+                CAPTURE(batch);
+                CAPTURE(int(reduction));
+                CAPTURE(how);
+                Mpi comm(MPI_COMM_WORLD, Mpi::Options{reduction, placement});
+                const auto passed = as_passed(placement, how, comm);
+                Trainer<Mpi> mpi(initial, comm);
+                const auto history = mpi.fit(passed, settings(batch));
+                CHECK(relative_difference(mpi.net(), local.net()) <= 1e-12);
+                REQUIRE(history.size() == local_history.size());
+                for (std::size_t i = 0; i < history.size(); ++i)
+                    CHECK(history[i] == doctest::Approx(local_history[i]).epsilon(1e-12));
+                // collective evaluations return the global value on every rank
+                CHECK(mpi.cost(passed, 0.1) == doctest::Approx(local.cost(data, 0.1)).epsilon(1e-12));
+                CHECK(mpi.accuracy(passed) == local.accuracy(data));
+                const auto g = mpi.gradient(passed, 0.1), gl = local.gradient(data, 0.1);
+                for (std::size_t l = 0; l < g.size(); ++l) CHECK(xt::allclose(g[l], gl[l], 1e-11, 1e-14));
+            }
+    }
+}
+
+TEST_CASE("rank 0's initial weights reach every rank") {
+    // each rank starts from a differently seeded net; rank 0's wins
+    Trainer<Mpi> t(pnn::Mlp<double>({12, 10, 4}, 100 + std::uint64_t(world_rank())), Mpi{});
+    CHECK(t.net() == pnn::Mlp<double>({12, 10, 4}, 100));
+}
+
+TEST_CASE("ranks that disagree are stopped on every rank, not left waiting") {
+    if (world_size() < 2) return;
+    // net sizes
+    const std::string msg = test::error_of([] {
+        Trainer<Mpi> t(pnn::Mlp<double>({12, world_rank() == 1 ? 9u : 10u, 4}, 1), Mpi{});
+    });
+    CHECK(msg.find("ranks disagree on the net's layer sizes and element type") != std::string::npos);
+    // a bad label on one rank's own rows
+    Mpi sharded(MPI_COMM_WORLD, Mpi::Options{pnn::Reduction::allreduce, pnn::Placement::sharded});
+    auto mine = as_passed(pnn::Placement::sharded, "", sharded);
+    if (world_rank() == 1) {
+        xt::xtensor<int, 1> y = mine.y();
+        y(0) = 7;
+        mine = pnn::Dataset<double>(mine.x(), y, "rank 1's rows");
+    }
+    {
+        Trainer<Mpi> t(initial, sharded);
+        const std::string bad = test::error_of([&] { t.fit(mine, settings(0)); });
+        CAPTURE(bad);
+        if (world_rank() == 1)
+            CHECK(bad.find("expected labels in 0..3 (the net has 4 outputs), found 7") != std::string::npos);
+        else
+            CHECK(bad.find("rejected by 1 other rank(s) (rank 1)") != std::string::npos);
+    }
+    // rows on every rank but rank 0, without saying they are shards
+    const std::string uneven = test::error_of([&] {
+        Trainer<Mpi> u(initial, Mpi{});
+        u.cost(world_rank() == 0 ? pnn::Dataset<double>() : data);
+    });
+    CHECK(uneven.find("expected the whole dataset on every rank, or on rank 0 alone") != std::string::npos);
+}
+
+int main(int argc, char** argv) {
+    pnn::MpiSession mpi(&argc, &argv);
+    doctest::Context context(argc, argv);
+    if (world_rank() != 0) context.setOption("minimal", true);  // rank 0 reports; others only failures
+    const int failed = context.run();
+    int any = failed ? 1 : 0;
+    MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    return any;
+}
