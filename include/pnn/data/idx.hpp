@@ -177,6 +177,12 @@ inline void check_rows(const IdxFile& f, Rows& rows) {
 
 }  // namespace detail
 
+// The number of samples an IDX file's header announces (its first dimension), after checking
+// the header against the file's length; reads no payload.
+inline std::size_t idx_samples(const std::string& path) {
+    return detail::IdxFile(path, 1, 255, "IDX").header().samples();
+}
+
 // Images as a matrix, one row per sample, pixels scaled from 0..255 to [0, 1].
 template <class T>
 xt::xtensor<T, 2> load_idx_images(const std::string& path, Rows rows = {}) {

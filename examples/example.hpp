@@ -1,0 +1,163 @@
+// defines: example::Options and example::train, what mnist_nn and mnist_nn_data_parallelism
+// share: the command line, loading the IDX files, the training loop's report.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <pnn/pnn.hpp>
+#include <string>
+#include <vector>
+
+namespace example {
+
+struct Options {
+    std::string data_dir = "/usr/share/datasets/fashion-mnist";
+    std::size_t train_samples = 5000;
+    std::size_t test_samples = 0;
+    std::vector<std::size_t> hidden{25};
+    pnn::Sgd sgd;
+    std::uint64_t weight_seed = 1;
+    std::string precision = "double";
+    int threads = 1;
+    std::size_t print_every = 1;
+};
+
+// A command-line check with a message that says what was expected and what was found.
+inline CLI::Validator number_check(const char* expected, bool (*ok)(double)) {
+    return CLI::Validator(
+        [expected, ok](std::string& text) -> std::string {
+            double v = 0;
+            try {
+                std::size_t used = 0;
+                v = std::stod(text, &used);
+                if (used != text.size()) throw std::invalid_argument(text);
+            } catch (const std::exception&) {
+                return std::string("expected a number ") + expected + ", found '" + text + "'";
+            }
+            return ok(v) ? std::string() : std::string("expected a number ") + expected + ", found " + text;
+        },
+        expected);
+}
+
+// Counts: digits only, so that "-3" is an error rather than 2^64 - 3.
+inline const CLI::Validator count(
+    [](std::string& text) -> std::string {
+        const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+        return digits ? std::string() : "expected a whole number >= 0, found '" + text + "'";
+    },
+    "COUNT");
+
+inline void add_options(CLI::App& app, Options& o) {
+    const auto positive = number_check("> 0", [](double v) { return v > 0 && std::isfinite(v); });
+    const auto non_negative = number_check(">= 0", [](double v) { return v >= 0 && std::isfinite(v); });
+    const auto unit_interval = number_check("in [0, 1)", [](double v) { return v >= 0 && v < 1; });
+    app.add_option("--data-dir", o.data_dir, "folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz")
+        ->capture_default_str();
+    app.add_option("--train-samples", o.train_samples, "first N training images (0 = all 60000)")
+        ->capture_default_str()
+        ->check(count);
+    app.add_option("--test-samples", o.test_samples, "first N test images (0 = all 10000)")
+        ->capture_default_str()
+        ->check(count);
+    app.add_option("--hidden", o.hidden, "hidden layer sizes, e.g. --hidden 256 128")->capture_default_str()->check(count);
+    app.add_option("--learning-rate", o.sgd.learning_rate, "learning rate η")->capture_default_str()->check(positive);
+    app.add_option("--iterations", o.sgd.iterations, "number of updates")->capture_default_str()->check(count);
+    app.add_option("--batch-size", o.sgd.batch_size, "samples per update (0 = full batch)")
+        ->capture_default_str()
+        ->check(count);
+    app.add_option("--momentum", o.sgd.momentum, "heavy-ball momentum μ in [0, 1)")
+        ->capture_default_str()
+        ->check(unit_interval);
+    app.add_option("--lambda", o.sgd.lambda, "L2 regularisation λ (bias excluded)")
+        ->capture_default_str()
+        ->check(non_negative);
+    app.add_option("--shuffle-seed", o.sgd.seed, "seed of the mini-batch shuffle")->capture_default_str()->check(count);
+    app.add_option("--seed", o.weight_seed, "seed of the initial weights")->capture_default_str()->check(count);
+    app.add_option("--precision", o.precision, "float or double")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"float", "double"}));
+    app.add_option("--threads", o.threads, "BLAS threads (per rank)")->capture_default_str()->check(positive);
+    app.add_option("--print-every", o.print_every, "print the cost every N iterations (0 = never)")
+        ->capture_default_str()
+        ->check(count);
+}
+
+// Parses; returns -1 to go on, else the exit status (0 after --help, 2 after a usage error).
+inline int parse(CLI::App& app, int argc, char** argv, const char* program, bool speak) {
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return speak ? app.exit(e) : 0;
+    } catch (const CLI::ParseError& e) {
+        if (speak) std::fprintf(stderr, "%s: %s\nRun with --help for usage.\n", program, e.what());
+        return 2;
+    }
+    return -1;
+}
+
+// The IDX files of one split ("train" or "t10k") under the data folder.
+inline std::string images_of(const Options& o, const std::string& split) {
+    return o.data_dir + "/" + split + "-images-idx3-ubyte.gz";
+}
+inline std::string labels_of(const Options& o, const std::string& split) {
+    return o.data_dir + "/" + split + "-labels-idx1-ubyte.gz";
+}
+
+// Trains with any communicator; load(split, n) gives this rank's rows of the first n samples
+// (0 = all). Only the rank that speaks prints.
+template <class T, class C, class Load>
+int train(const Options& o, C comm, Load&& load) {
+    using clock = std::chrono::steady_clock;
+    const bool speak = comm.rank() == 0;
+    const pnn::Dataset<T> train_set = load(std::string("train"), o.train_samples);
+    const pnn::Dataset<T> test_set = load(std::string("t10k"), o.test_samples);
+
+    // The input width from the file's header (one test image), since a rank may hold no rows.
+    std::vector<std::size_t> sizes{pnn::load_idx_images<T>(images_of(o, "t10k"), {0, 1}).shape(1)};
+    sizes.insert(sizes.end(), o.hidden.begin(), o.hidden.end());
+    sizes.push_back(10);
+    pnn::Trainer<pnn::Mlp<T>, pnn::Cpu, C> trainer(pnn::Mlp<T>(sizes, o.weight_seed), comm);
+
+    std::size_t train_total = train_set.size(), test_total = test_set.size();
+    comm.sum(&train_total, 1);
+    comm.sum(&test_total, 1);
+    std::string shape;
+    for (std::size_t s : sizes) shape += (shape.empty() ? "" : "-") + std::to_string(s);
+    const std::string batch = o.sgd.batch_size ? "batch size " + std::to_string(o.sgd.batch_size) : "full batch";
+    if (speak)
+        std::printf("net %s (%s), %zu training and %zu test samples, %s, learning rate %g, %zu iterations%s\n",
+                    shape.c_str(), o.precision.c_str(), train_total, test_total, batch.c_str(), o.sgd.learning_rate,
+                    o.sgd.iterations, comm.size() > 1 ? (", " + std::to_string(comm.size()) + " ranks").c_str() : "");
+
+    pnn::Progress progress(o.sgd.iterations, "training", speak && ::isatty(STDERR_FILENO));
+    std::vector<double> seconds;  // per iteration, for the median
+    seconds.reserve(o.sgd.iterations);
+    auto last = clock::now();
+    const auto start = last;
+    trainer.fit(train_set, o.sgd, [&](std::size_t i, double cost) {
+        const auto now = clock::now();
+        seconds.push_back(std::chrono::duration<double>(now - last).count());
+        last = now;
+        if (speak && o.print_every && (i % o.print_every == 0 || i == o.sgd.iterations))
+            progress.print("iteration %zu, cost %.6f\n", i, cost);
+        progress.update(i, cost);
+    });
+    const double total = std::chrono::duration<double>(clock::now() - start).count();
+    progress.finish();
+
+    const double train_accuracy = trainer.accuracy(train_set), test_accuracy = trainer.accuracy(test_set);
+    if (speak) {
+        std::printf("train accuracy %.2f%%, test accuracy %.2f%%\n", 100 * train_accuracy, 100 * test_accuracy);
+        if (!seconds.empty()) {
+            std::sort(seconds.begin(), seconds.end());
+            std::printf("time per iteration: %.3f ms median, %.3f ms mean (%zu iterations, %.2f s)\n",
+                        1e3 * seconds[seconds.size() / 2], 1e3 * total / double(seconds.size()), seconds.size(),
+                        total);
+        }
+    }
+    return 0;
+}
+
+}  // namespace example
