@@ -119,6 +119,7 @@ int train(const Options& o, C comm, Load&& load) {
     sizes.insert(sizes.end(), o.hidden.begin(), o.hidden.end());
     sizes.push_back(10);
     pnn::Trainer<pnn::Mlp<T>, pnn::Cpu, C> trainer(pnn::Mlp<T>(sizes, o.weight_seed), comm);
+    trainer.record_stages(true);
 
     std::size_t train_total = train_set.size(), test_total = test_set.size();
     comm.sum(&train_total, 1);
@@ -156,6 +157,7 @@ int train(const Options& o, C comm, Load&& load) {
                         1e3 * seconds[seconds.size() / 2], 1e3 * total / double(seconds.size()), seconds.size(),
                         total);
         }
+        std::printf("where the time went (rank 0):\n%s", trainer.stages().table().c_str());
     }
     return 0;
 }

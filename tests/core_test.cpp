@@ -323,6 +323,31 @@ TEST_CASE("the training loop allocates nothing per iteration") {
 }
 #endif
 
+TEST_CASE("stage timing: recorded in fit when asked, nothing otherwise") {
+    const auto d = test::blobs<double>(2000, 30, 4, 3);
+    CpuTrainer<double> t(pnn::Mlp<double>({30, 20, 4}, 1));
+    pnn::Sgd opt;
+    opt.iterations = 20;
+    t.fit(d, opt);
+    t.cost(d);
+    CHECK(t.stages().total == 0);
+    CHECK(t.stages().iterations == 0);
+    t.record_stages(true);
+    t.fit(d, opt);
+    t.cost(d);  // evaluations are not recorded
+    const pnn::StageTimes s = t.stages();
+    CHECK(s.iterations == 20);
+    CHECK(s.forward > 0);
+    CHECK(s.backprop > 0);
+    CHECK(s.update > 0);
+    const double parts = s.scatter + s.forward + s.backprop + s.reduction + s.update + s.bcast;
+    CHECK(parts <= s.total);
+    CHECK(parts >= 0.5 * s.total);
+    CHECK(s.table().find("backprop") != std::string::npos);
+    t.reset_stages();
+    CHECK(t.stages().iterations == 0);
+}
+
 TEST_CASE("mini-batches visit every sample once per epoch") {
     std::vector<std::size_t> order;
     pnn::epoch_order(order, 1000, 3, 0);

@@ -18,5 +18,6 @@
 #include "pnn/nn/backprop.hpp"
 #include "pnn/train/sgd.hpp"
 #include "pnn/train/shuffle.hpp"
+#include "pnn/train/stages.hpp"
 #include "pnn/train/trainer.hpp"
 #include "pnn/util/progress.hpp"

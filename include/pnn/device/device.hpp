@@ -57,6 +57,7 @@ concept DeviceFor = requires(D d, typename D::template buffer<T>& buf,
     { d.masked_sum_squares(cp, cp, n) } -> std::same_as<double>;
     d.argmax_rows(cm, out);
     { d.count_equal(labels, labels, n) } -> std::same_as<std::size_t>;
+    d.synchronize();  // waits for queued kernels (to time stages); a no-op where work is synchronous
 };
 
 // A device policy: offers every kernel for both element types pnn trains in.

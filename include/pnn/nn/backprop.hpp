@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "pnn/device/device.hpp"
+#include "pnn/train/stages.hpp"
 #include "pnn/util/matrix_ref.hpp"
 
 namespace pnn {
@@ -44,6 +45,9 @@ public:
     }
 
     std::size_t block_rows() const { return block_; }
+
+    // Where forward and backward time is recorded (when the clock is on); may be null.
+    void set_clock(StageClock* clock) { clock_ = clock; }
 
     // Adds the cost and (when grad is not null) the gradient summed over the rows of x to *cost
     // and grad; grad has the layout of the parameters.
@@ -116,6 +120,7 @@ private:
         forward(theta, x, /*last_sigmoid=*/false);
         MatrixRef<T> delta = act(layers - 1, x.rows);  // z_L, turned into δ_L in place
         const double cost = dev_->output_delta(delta, y);
+        lap(&StageTimes::forward);
         if (!grad) return cost;
 
         for (std::size_t l = layers; l-- > 0;) {
@@ -130,10 +135,19 @@ private:
             dev_->times_sigmoid_grad(next, a_prev);
             delta = next;
         }
+        lap(&StageTimes::backprop);
         return cost;
     }
 
+    void lap(double StageTimes::*stage) {
+        if (clock_ && clock_->on) {
+            dev_->synchronize();
+            clock_->lap(stage);
+        }
+    }
+
     D* dev_;
+    StageClock* clock_ = nullptr;
     std::vector<std::size_t> sizes_;
     std::vector<std::size_t> offsets_;  // where each layer's Theta starts in the flat buffer
     std::size_t block_;

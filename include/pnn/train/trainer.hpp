@@ -2,6 +2,7 @@
 // communicator: cost, gradient, fit (gradient descent), predict and accuracy.
 #pragma once
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <concepts>
 #include <utility>
@@ -18,6 +19,7 @@
 #include "pnn/nn/backprop.hpp"
 #include "pnn/train/sgd.hpp"
 #include "pnn/train/shuffle.hpp"
+#include "pnn/train/stages.hpp"
 
 namespace pnn {
 
@@ -58,6 +60,7 @@ public:
         }
         dev_.copy_in(dev_.data(mask_), mask.data(), p);
         batch_index_ = dev_.template make_buffer<std::size_t>(bp_.block_rows());
+        bp_.set_clock(&clock_);
         local_index_.reserve(bp_.block_rows());
     }
     Trainer(const Trainer&) = delete;  // holds device buffers and a workspace bound to its device
@@ -69,6 +72,13 @@ public:
     std::size_t step() const { return step_; }
     C& comm() { return comm_; }
     D& device() { return dev_; }
+
+    // Stage timing of fit (scatter, forward, backprop, reduction, update, bcast, total), off by
+    // default; when off it costs one branch per stage. Times add up over fits until reset;
+    // cost, gradient and accuracy are not recorded.
+    void record_stages(bool on) { record_ = on; }
+    const StageTimes& stages() const { return clock_.times; }
+    void reset_stages() { clock_.times = StageTimes{}; }
 
     // J(Θ) over the dataset: mean cross-entropy plus λ/(2m) Σ θ² over non-bias weights.
     double cost(const Dataset<T>& data, double lambda = 0.0) {
@@ -98,6 +108,12 @@ public:
     // batch used before each update. on_step(i, cost) is called after update i (1-based).
     template <class OnStep>
     std::vector<double> fit(const Dataset<T>& data, const Sgd& opt, OnStep&& on_step) {
+        const auto started = StageClock::clock::now();
+        struct Recording {  // the clock runs during fit only, whichever way fit ends
+            StageClock& clock;
+            ~Recording() { clock.on = false; }
+        } recording{clock_};
+        clock_.on = record_;
         const Resident r = resident(data);
         const Shard<T>& s = r.shard;
         opt.validate(s.global_rows);
@@ -108,12 +124,14 @@ public:
         std::vector<double> history;
         history.reserve(std::min<std::size_t>(opt.iterations, std::size_t(1) << 20));
         for (std::size_t i = 1; i <= opt.iterations; ++i) {
+            clock_.start();
             // Every rank: the sums of cost and gradient over its rows of this step's batch.
             std::size_t m = s.global_rows;
             double sum = full ? local_gradient(x, y) : local_mini_batch_gradient(s, x, y, opt, m);
             // The gradient summed where the update is computed, the cost everywhere.
             comm_.reduce_gradient(dev_.data(grad_), p);
             comm_.sum(&sum, 1);
+            lap(&StageTimes::reduction);
             const double j = finish_cost(sum, m, opt.lambda);
             if (!std::isfinite(j)) {
                 sync_net();
@@ -126,12 +144,16 @@ public:
                 dev_.momentum_step(dev_.data(theta_), dev_.data(velocity_), dev_.data(grad_), p, T(opt.momentum),
                                    T(opt.learning_rate));
             }
+            lap(&StageTimes::update);
             comm_.share_weights(dev_.data(theta_), p);
+            lap(&StageTimes::bcast);
             ++step_;
+            if (clock_.on) ++clock_.times.iterations;
             history.push_back(j);
             on_step(i, j);
         }
         sync_net();
+        if (clock_.on) clock_.times.total += std::chrono::duration<double>(StageClock::clock::now() - started).count();
         return history;
     }
     std::vector<double> fit(const Dataset<T>& data, const Sgd& opt) {
@@ -165,10 +187,18 @@ private:
         decltype(std::declval<D&>().upload(MatrixRef<const int>{})) y;
     };
     Resident resident(const Dataset<T>& data) {
+        clock_.start();
         Shard<T> s = shard(data);
         auto x = dev_.upload(s.x);
         auto y = dev_.upload(MatrixRef<const int>{s.y, s.rows(), 1});
+        lap(&StageTimes::scatter);
         return {std::move(s), std::move(x), std::move(y)};
+    }
+
+    void lap(double StageTimes::*stage) {
+        if (!clock_.on) return;
+        dev_.synchronize();
+        clock_.lap(stage);
     }
 
     static void check_lambda(double lambda) {
@@ -272,6 +302,8 @@ private:
     Net net_;
     C comm_;
     D dev_;
+    StageClock clock_;
+    bool record_ = false;
     Backprop<D, T> bp_;
     typename D::template buffer<T> theta_, grad_, velocity_, mask_;
     typename D::template buffer<std::size_t> batch_index_;

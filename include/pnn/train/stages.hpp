@@ -1,0 +1,62 @@
+// defines: pnn::StageTimes, where a training run's time goes (the seed's figures 4 to 6), and
+// pnn::StageClock, the switchable stopwatch the Trainer and the layers record them with.
+#pragma once
+#include <chrono>
+#include <cstddef>
+#include <cstdio>
+#include <string>
+
+namespace pnn {
+
+// Seconds spent per stage, summed over the iterations of the fits recorded.
+struct StageTimes {
+    double scatter = 0;    // handing each rank its rows (MPI_Scatterv, or taking a view)
+    double forward = 0;    // forward products, sigmoids, cost and output delta (and mini-batch gathers)
+    double backprop = 0;   // gradient products and deltas of the hidden layers
+    double reduction = 0;  // summing gradients and costs over ranks
+    double update = 0;     // finishing the gradient (1/m, L2) and the momentum step
+    double bcast = 0;      // sending updated weights from rank 0 (the gather + bcast strategy)
+    double total = 0;      // wall time of fit, start to end
+    std::size_t iterations = 0;
+
+    // One line per stage, in milliseconds per iteration and share of the total.
+    std::string table() const {
+        std::string out;
+        const double per = iterations ? 1e3 / double(iterations) : 0;
+        const struct {
+            const char* name;
+            double seconds;
+        } rows[] = {{"scatter", scatter}, {"forward", forward},  {"backprop", backprop}, {"reduction", reduction},
+                    {"update", update},   {"bcast", bcast},      {"total", total}};
+        for (const auto& r : rows) {
+            char line[96];
+            std::snprintf(line, sizeof line, "  %-10s %9.3f ms/iteration %6.1f%%\n", r.name, r.seconds * per,
+                          total > 0 ? 100 * r.seconds / total : 0.0);
+            out += line;
+        }
+        return out;
+    }
+};
+
+// Adds the time since the last lap to a stage, when recording; when not, a lap is one branch.
+class StageClock {
+public:
+    using clock = std::chrono::steady_clock;
+    bool on = false;
+    StageTimes times;
+
+    void start() {
+        if (on) last_ = clock::now();
+    }
+    void lap(double StageTimes::*stage) {
+        if (!on) return;
+        const auto now = clock::now();
+        times.*stage += std::chrono::duration<double>(now - last_).count();
+        last_ = now;
+    }
+
+private:
+    clock::time_point last_{};
+};
+
+}  // namespace pnn
