@@ -87,6 +87,46 @@ TEST_CASE("Mpi trains the same model as Local: placements, reductions, full batc
     }
 }
 
+TEST_CASE("reproducible mode: bit-for-bit the same weights as Local, on any number of ranks") {
+    const std::size_t block = 64;  // 1001 rows: 16 blocks, the last one of 41 rows
+    for (std::size_t batch : {std::size_t(0), std::size_t(300)}) {
+        CAPTURE(batch);
+        Trainer<pnn::Local> local(initial, pnn::Local{block});
+        const auto local_history = local.fit(data, settings(batch));
+        const double local_cost = local.cost(data, 0.1);
+        const auto local_gradient = local.gradient(data, 0.1);
+        // and within rounding of the ordinary mode
+        Trainer<pnn::Local> ordinary(initial);
+        ordinary.fit(data, settings(batch));
+        CHECK(relative_difference(local.net(), ordinary.net()) <= 1e-12);
+        for (auto [placement, how] : {std::pair{pnn::Placement::automatic, "every rank"},
+                                      std::pair{pnn::Placement::automatic, "root"},
+                                      std::pair{pnn::Placement::sharded, "own rows"}}) {
+            if (batch && std::string(how) != "every rank") continue;  // mini-batches need every row
+            CAPTURE(how);
+            Mpi comm(MPI_COMM_WORLD, Mpi::Options{pnn::Reduction::allreduce, placement, block});
+            const auto passed = as_passed(placement, how, comm);
+            Trainer<Mpi> mpi(initial, comm);
+            const auto history = mpi.fit(passed, settings(batch));
+            CHECK(mpi.net() == local.net());  // every bit
+            CHECK(history == local_history);
+            CHECK(mpi.cost(passed, 0.1) == local_cost);
+            const auto g = mpi.gradient(passed, 0.1);
+            for (std::size_t l = 0; l < g.size(); ++l) CHECK(g[l] == local_gradient[l]);
+        }
+    }
+    // shares that cut a block are refused, on every rank
+    if (world_size() > 1) {
+        Mpi comm(MPI_COMM_WORLD, Mpi::Options{pnn::Reduction::allreduce, pnn::Placement::sharded, block});
+        const std::size_t lo = pnn::even_split(data.size(), std::size_t(world_size()), std::size_t(world_rank()));
+        const std::size_t hi = pnn::even_split(data.size(), std::size_t(world_size()), std::size_t(world_rank()) + 1);
+        Trainer<Mpi> t(initial, comm);
+        const std::string msg = test::error_of([&] { t.fit(data.slice(lo, hi), settings(0)); });
+        CHECK(msg.find("reproducible mode: expected this rank's rows to be whole blocks of 64 rows") !=
+              std::string::npos);
+    }
+}
+
 TEST_CASE("rank 0's initial weights reach every rank") {
     // each rank starts from a differently seeded net; rank 0's wins
     Trainer<Mpi> t(pnn::Mlp<double>({12, 10, 4}, 100 + std::uint64_t(world_rank())), Mpi{});

@@ -7,10 +7,12 @@
 // and equals the full-batch gradient whatever the split. The communicator knows nothing of
 // layers; the layers know nothing of ranks.
 #pragma once
+#include <algorithm>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "pnn/data/dataset.hpp"
 #include "pnn/util/matrix_ref.hpp"
@@ -26,15 +28,27 @@ struct Shard {
     std::size_t offset = 0;
     std::size_t global_rows = 0;
     std::shared_ptr<const Dataset<T>> storage;  // set when the rows were copied or received
+    // Every row of the global dataset, when this rank holds them all (the reproducible mode's
+    // mini-batches need them); else empty.
+    MatrixRef<const T> whole_x{};
+    const int* whole_y = nullptr;
 
     std::size_t rows() const { return x.rows; }
     bool owns(std::size_t global_index) const { return global_index - offset < x.rows; }
 };
 
+// Where part r of n items split into `parts` near-equal parts starts (the first n % parts parts
+// hold one more); in blocks of `block` items when block > 0, the last block possibly short.
+inline std::size_t even_split(std::size_t n, std::size_t parts, std::size_t r, std::size_t block = 0) {
+    if (block > 0) return std::min(n, block * even_split((n + block - 1) / block, parts, r));
+    const std::size_t q = n / parts, extra = n % parts;
+    return r * q + std::min(r, extra);
+}
+
 // The shard of a dataset held whole: all of it, no copy.
 template <class T>
 Shard<T> whole(const Dataset<T>& d) {
-    return {d.x_ref(), d.labels_data(), 0, d.size(), nullptr};
+    return {d.x_ref(), d.labels_data(), 0, d.size(), nullptr, d.x_ref(), d.labels_data()};
 }
 
 // Every call below is collective: all ranks make it, in the same order.
@@ -47,6 +61,11 @@ Shard<T> whole(const Dataset<T>& d) {
 //   share_weights(p, n)      after the update: every rank gets the updated weights
 //   agree(value, what)       throws pnn::error on every rank unless all ranks passed the same
 //                            value (a hash of the net's sizes, say), naming `what`
+//   allgather_bytes(in, out) every rank's bytes, concatenated in rank order, on every rank
+// and, not collective:
+//   reproducible_rows()      R > 0: the reproducible mode, sums combined over blocks of R rows in
+//                            one fixed tree (pnn/comm/tree_sum.hpp); 0: the fastest order
+//   first_row(m, r)          where rank r's share of m rows starts (blocks of R when reproducible)
 template <class C, class T>
 concept CommFor = requires(C c, const Dataset<T>& data, T* p, std::size_t n) {
     { c.distribute(data) } -> std::same_as<Shard<T>>;
@@ -59,8 +78,12 @@ concept CommFor = requires(C c, const Dataset<T>& data, T* p, std::size_t n) {
 // A communicator policy, for both element types pnn trains in.
 template <class C>
 concept Comm = CommFor<C, float> && CommFor<C, double> &&
-               requires(C c, double* d, std::size_t* z, std::size_t n, std::uint64_t v) {
+               requires(C c, double* d, std::size_t* z, std::size_t n, std::uint64_t v,
+                        const std::vector<unsigned char>& in, std::vector<unsigned char>& out) {
                    { c.rank() } -> std::convertible_to<int>;
+                   { c.reproducible_rows() } -> std::convertible_to<std::size_t>;
+                   { c.first_row(n, 0) } -> std::convertible_to<std::size_t>;
+                   c.allgather_bytes(in, out);
                    { c.size() } -> std::convertible_to<int>;
                    { c.updates_weights() } -> std::convertible_to<bool>;
                    c.sum(d, n);

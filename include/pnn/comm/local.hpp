@@ -3,14 +3,22 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "pnn/comm/comm.hpp"
 
 namespace pnn {
 
 struct Local {
+    // Rows per block of the reproducible mode (0 = off): with the same R, Local and Mpi on any
+    // number of ranks train bit-for-bit the same weights.
+    std::size_t reproducible_block = 0;
+
     int rank() const { return 0; }
     int size() const { return 1; }
+    std::size_t reproducible_rows() const { return reproducible_block; }
+    std::size_t first_row(std::size_t m, int r) const { return r == 0 ? 0 : m; }
+    void allgather_bytes(const std::vector<unsigned char>& in, std::vector<unsigned char>& out) const { out = in; }
 
     template <class T>
     Shard<T> distribute(const Dataset<T>& data) const {

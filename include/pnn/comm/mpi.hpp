@@ -94,6 +94,11 @@ private:
 struct MpiOptions {
     Reduction reduction = Reduction::allreduce;
     Placement placement = Placement::automatic;
+    // Rows per block of the reproducible mode (0 = off): sums are combined in one fixed tree over
+    // blocks of this many rows (pnn/comm/tree_sum.hpp), so that the weights are bit-for-bit the
+    // same on any number of ranks, and equal to Local's with the same block. Shares of the data
+    // are then whole blocks; the reduction strategy is an allgather of the tree's partial sums.
+    std::size_t reproducible_block = 0;
 };
 
 class Mpi {
@@ -122,10 +127,27 @@ public:
     const Options& options() const { return options_; }
 
     // The rows [first_row(r), first_row(r + 1)) of m go to rank r: as even as possible, the
-    // first m % size ranks one row more.
+    // first ranks one row more; in whole blocks in the reproducible mode.
     std::size_t first_row(std::size_t m, int r) const {
-        const std::size_t q = m / std::size_t(size_), extra = m % std::size_t(size_);
-        return std::size_t(r) * q + std::min<std::size_t>(std::size_t(r), extra);
+        return even_split(m, std::size_t(size_), std::size_t(r), options_.reproducible_block);
+    }
+    std::size_t reproducible_rows() const { return options_.reproducible_block; }
+
+    void allgather_bytes(const std::vector<unsigned char>& in, std::vector<unsigned char>& out) const {
+        const std::vector<std::uint64_t> sizes = allgather(in.size());
+        std::vector<int> counts(sizes.size()), displs(sizes.size());
+        std::size_t total = 0;
+        for (std::size_t r = 0; r < sizes.size(); ++r) {
+            if (total + sizes[r] > std::size_t(std::numeric_limits<int>::max()))
+                detail::fail("pnn::Mpi: more than 2 GiB to gather in one MPI_Allgatherv");
+            counts[r] = int(sizes[r]);
+            displs[r] = int(total);
+            total += sizes[r];
+        }
+        out.resize(total);
+        detail::mpi_check(MPI_Allgatherv(in.data(), int(in.size()), MPI_BYTE, out.data(), counts.data(),
+                                         displs.data(), MPI_BYTE, handle_->comm),
+                          "MPI_Allgatherv");
     }
 
     template <class T>
@@ -154,7 +176,8 @@ public:
         if (replicated) {
             // Every rank holds everything: take this rank's rows, no traffic.
             const std::size_t lo = first_row(rows, rank_), hi = first_row(rows, rank_ + 1);
-            return {data.x_ref().rows_from(lo, hi - lo), data.labels_data() + lo, lo, rows, nullptr};
+            return {data.x_ref().rows_from(lo, hi - lo), data.labels_data() + lo, lo, rows, nullptr, data.x_ref(),
+                    data.labels_data()};
         }
         if (!root_only && size_ > 1)
             detail::fail(data.name(), ": expected the whole dataset on every rank, or on rank 0 alone (others empty), ",
@@ -181,7 +204,7 @@ public:
 
     template <class T>
     void reduce_gradient(T* p, std::size_t n) const {
-        if (options_.reduction == Reduction::allreduce) return sum(p, n);
+        if (!seed_strategy()) return sum(p, n);
         // The seed's Gather and sum at rank 0, as one MPI_Reduce.
         detail::in_int_pieces(n, [&](std::size_t at, int count) {
             void* send = rank_ == 0 ? MPI_IN_PLACE : static_cast<void*>(p + at);
@@ -190,11 +213,11 @@ public:
         });
     }
 
-    bool updates_weights() const { return options_.reduction == Reduction::allreduce || rank_ == 0; }
+    bool updates_weights() const { return !seed_strategy() || rank_ == 0; }
 
     template <class T>
     void share_weights(T* p, std::size_t n) const {
-        if (options_.reduction == Reduction::gather_bcast) broadcast(p, n);
+        if (seed_strategy()) broadcast(p, n);
     }
 
     void agree(std::uint64_t value, const char* what) const {
@@ -205,6 +228,12 @@ public:
     }
 
 private:
+    // The seed's reduce + update on rank 0 + bcast (not in the reproducible mode, whose tree sum
+    // ends on every rank).
+    bool seed_strategy() const {
+        return options_.reduction == Reduction::gather_bcast && options_.reproducible_block == 0;
+    }
+
     // Owns the duplicate communicator; copies of an Mpi share it, the last one frees it.
     struct Handle {
         MPI_Comm comm = MPI_COMM_NULL;

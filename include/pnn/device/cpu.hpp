@@ -97,6 +97,11 @@ struct Cpu {
         std::fill_n(p, n, value);
     }
 
+    template <class T>
+    void add(T* p, const T* q, std::size_t n) const {
+        xt::noalias(detail::flat(p, n)) += detail::flat(q, n);
+    }
+
     std::size_t block_rows(std::size_t bytes_per_row) const {
         return std::clamp<std::size_t>(block_bytes / std::max<std::size_t>(bytes_per_row, 1), 16, 8192);
     }

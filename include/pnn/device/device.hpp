@@ -44,6 +44,7 @@ concept DeviceFor = requires(D d, typename D::template buffer<T>& buf,
     d.copy_in(p, cp, n);   // host -> device
     d.copy_out(p, cp, n);  // device -> host
     d.fill(p, n, s);
+    d.add(p, cp, n);  // p += cp, elementwise
     { d.block_rows(n) } -> std::convertible_to<std::size_t>;
     d.gemm(false, true, s, cm, cm, s, m);
     d.fill_rows(m, cv);

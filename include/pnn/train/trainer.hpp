@@ -6,12 +6,14 @@
 #include <cmath>
 #include <concepts>
 #include <utility>
+#include <utility>
 #include <cstddef>
 #include <vector>
 #include <xtensor/xtensor.hpp>
 
 #include "pnn/comm/comm.hpp"
 #include "pnn/comm/local.hpp"
+#include "pnn/comm/tree_sum.hpp"
 #include "pnn/data/dataset.hpp"
 #include "pnn/device/cpu.hpp"
 #include "pnn/device/device.hpp"
@@ -84,19 +86,18 @@ public:
     double cost(const Dataset<T>& data, double lambda = 0.0) {
         check_lambda(lambda);
         const Resident r = resident(data);
-        double sum = bp_.accumulate(dev_.data(theta_), r.x.view(), r.y.view().data, nullptr);
-        comm_.sum(&sum, 1);
-        return finish_cost(sum, r.shard.global_rows, lambda);
+        std::size_t m = 0;
+        const double sum = sums(r, nullptr, /*with_gradient=*/false, /*everywhere=*/true, m);
+        return finish_cost(sum, m, lambda);
     }
 
     // ∂J/∂Θ over the dataset, one Theta-shaped matrix per layer.
     std::vector<xt::xtensor<T, 2>> gradient(const Dataset<T>& data, double lambda = 0.0) {
         check_lambda(lambda);
         const Resident r = resident(data);
-        double sum = local_gradient(r.x.view(), r.y.view().data);
-        comm_.sum(dev_.data(grad_), net_.parameter_count());
-        comm_.sum(&sum, 1);
-        finish_gradient(r.shard.global_rows, lambda);
+        std::size_t m = 0;
+        sums(r, nullptr, /*with_gradient=*/true, /*everywhere=*/true, m);
+        finish_gradient(m, lambda);
         Net g = net_;
         dev_.copy_out(g.parameters(), dev_.data(grad_), g.parameter_count());
         std::vector<xt::xtensor<T, 2>> out;
@@ -115,22 +116,17 @@ public:
         } recording{clock_};
         clock_.on = record_;
         const Resident r = resident(data);
-        const Shard<T>& s = r.shard;
-        opt.validate(s.global_rows);
-        const MatrixRef<const T> x = r.x.view();
-        const int* y = r.y.view().data;
+        opt.validate(r.shard.global_rows);
         const std::size_t p = net_.parameter_count();
-        const bool full = opt.batch_size == 0 || opt.batch_size == s.global_rows;
+        const bool full = opt.batch_size == 0 || opt.batch_size == r.shard.global_rows;
         std::vector<double> history;
         history.reserve(std::min<std::size_t>(opt.iterations, std::size_t(1) << 20));
         for (std::size_t i = 1; i <= opt.iterations; ++i) {
             clock_.start();
-            // Every rank: the sums of cost and gradient over its rows of this step's batch.
-            std::size_t m = s.global_rows;
-            double sum = full ? local_gradient(x, y) : local_mini_batch_gradient(s, x, y, opt, m);
-            // The gradient summed where the update is computed, the cost everywhere.
-            comm_.reduce_gradient(dev_.data(grad_), p);
-            comm_.sum(&sum, 1);
+            // The sums of cost and gradient over this step's batch, all ranks' shares combined:
+            // the gradient where the update is computed, the cost everywhere.
+            std::size_t m = 0;
+            const double sum = sums(r, full ? nullptr : &opt, /*with_gradient=*/true, /*everywhere=*/false, m);
             lap(&StageTimes::reduction);
             const double j = finish_cost(sum, m, opt.lambda);
             if (!std::isfinite(j)) {
@@ -181,18 +177,22 @@ public:
 
 private:
     // This rank's rows of a dataset, checked and uploaded to the device (for Cpu: views).
+    // In the reproducible mode, every row too when the rank holds them (for mini-batches).
     struct Resident {
         Shard<T> shard;
-        decltype(std::declval<D&>().upload(MatrixRef<const T>{})) x;
-        decltype(std::declval<D&>().upload(MatrixRef<const int>{})) y;
+        decltype(std::declval<D&>().upload(MatrixRef<const T>{})) x, whole_x;
+        decltype(std::declval<D&>().upload(MatrixRef<const int>{})) y, whole_y;
     };
     Resident resident(const Dataset<T>& data) {
         clock_.start();
         Shard<T> s = shard(data);
         auto x = dev_.upload(s.x);
         auto y = dev_.upload(MatrixRef<const int>{s.y, s.rows(), 1});
+        const bool whole = comm_.reproducible_rows() > 0 && s.whole_y;
+        auto wx = dev_.upload(whole ? s.whole_x : MatrixRef<const T>{});
+        auto wy = dev_.upload(MatrixRef<const int>{whole ? s.whole_y : nullptr, whole ? s.global_rows : 0, 1});
         lap(&StageTimes::scatter);
-        return {std::move(s), std::move(x), std::move(y)};
+        return {std::move(s), std::move(x), std::move(wx), std::move(y), std::move(wy)};
     }
 
     void lap(double StageTimes::*stage) {
@@ -244,10 +244,79 @@ private:
         return j;
     }
 
-    // grad_ = the sum of ∂J/∂Θ over the rows of x (this rank's share); returns the cost's sum.
-    double local_gradient(MatrixRef<const T> x, const int* y) {
-        dev_.fill(dev_.data(grad_), net_.parameter_count(), T(0));
-        return bp_.accumulate(dev_.data(theta_), x, y, dev_.data(grad_));
+    // The sums over all ranks of the cost (returned) and, with_gradient, of ∂J/∂Θ (into grad_)
+    // over the step's rows: the whole dataset, or the next mini-batch when batch is given; m is
+    // set to their number. The gradient's sum lands on every rank when everywhere, else where
+    // the communicator updates the weights.
+    double sums(const Resident& r, const Sgd* batch, bool with_gradient, bool everywhere, std::size_t& m) {
+        const Shard<T>& s = r.shard;
+        const MatrixRef<const T> x = r.x.view();
+        const int* y = r.y.view().data;
+        if (comm_.reproducible_rows() > 0) return reproducible_sums(r, batch, with_gradient, m);
+        T* grad = with_gradient ? dev_.data(grad_) : nullptr;
+        if (grad) dev_.fill(grad, net_.parameter_count(), T(0));
+        double sum;
+        if (batch) {
+            const auto [lo, hi] = batch_positions(s.global_rows, *batch);
+            m = hi - lo;
+            sum = local_rows(s, x, y, lo, hi, grad);
+        } else {
+            m = s.global_rows;
+            sum = bp_.accumulate(dev_.data(theta_), x, y, grad);
+        }
+        if (grad && everywhere) comm_.sum(grad, net_.parameter_count());
+        if (grad && !everywhere) comm_.reduce_gradient(grad, net_.parameter_count());
+        comm_.sum(&sum, 1);
+        return sum;
+    }
+
+    // The reproducible mode's sums: the rows are cut into blocks of R (of the dataset, or of the
+    // batch's positions), each block's sums are a leaf of one fixed tree, combined on every rank
+    // (pnn/comm/tree_sum.hpp). This rank computes whole blocks: its rows must start at a block
+    // boundary (Mpi::first_row gives such shares), and for mini-batches every rank needs every
+    // row, since a batch's blocks draw rows from anywhere in the dataset.
+    double reproducible_sums(const Resident& r, const Sgd* batch, bool with_gradient, std::size_t& m) {
+        const Shard<T>& s = r.shard;
+        const MatrixRef<const T> x = r.x.view();
+        const int* y = r.y.view().data;
+        const std::size_t R = comm_.reproducible_rows(), p = with_gradient ? net_.parameter_count() : 0;
+        auto leaf = [&] {
+            T* g = with_gradient ? tree_.leaf() : nullptr;
+            if (g) dev_.fill(g, p, T(0));
+            return g;
+        };
+        if (!batch) {
+            m = s.global_rows;
+            if (s.offset % R != 0 || ((s.offset + s.rows()) % R != 0 && s.offset + s.rows() != m))
+                detail::fail("reproducible mode: expected this rank's rows to be whole blocks of ", R,
+                             " rows, found rows [", s.offset, ", ", s.offset + s.rows(),
+                             "); give each rank the rows [first_row(m, r), first_row(m, r + 1))");
+            tree_.reset((m + R - 1) / R, p);
+            for (std::size_t lo = 0; lo < s.rows(); lo += R) {
+                T* g = leaf();
+                const double cost = bp_.accumulate(dev_.data(theta_), x.rows_from(lo, std::min(R, s.rows() - lo)), y + lo, g);
+                tree_.push((s.offset + lo) / R, cost);
+            }
+        } else {
+            if (!s.whole_y)
+                detail::fail("reproducible mode: mini-batches need the whole dataset on every rank, found rows [",
+                             s.offset, ", ", s.offset + s.rows(), ") of ", s.global_rows);
+            Shard<T> all = s;  // every row, as this rank holds them
+            all.x = r.whole_x.view();
+            all.y = r.whole_y.view().data;
+            all.offset = 0;
+            const auto [lo, hi] = batch_positions(s.global_rows, *batch);
+            m = hi - lo;
+            const std::size_t blocks = (m + R - 1) / R, ranks = std::size_t(comm_.size()),
+                              me = std::size_t(comm_.rank());
+            tree_.reset(blocks, p);
+            for (std::size_t b = even_split(blocks, ranks, me); b < even_split(blocks, ranks, me + 1); ++b) {
+                T* g = leaf();
+                const double cost = local_rows(all, all.x, all.y, lo + b * R, std::min(hi, lo + (b + 1) * R), g);
+                tree_.push(b, cost);
+            }
+        }
+        return tree_.finish(comm_, dev_.data(grad_));
     }
 
     // From the sum over m samples (all ranks') to the gradient: / m, plus the L2 term.
@@ -256,12 +325,10 @@ private:
                              T(1.0 / double(m)), T(lambda / double(m)));
     }
 
-    // The same over the next mini-batch: the samples at positions [t B, (t+1) B) of this
-    // epoch's order (the last batch of an epoch holds the remainder), m set to its size. Each
-    // rank takes the ones it holds; the step is the same whatever the number of ranks.
-    double local_mini_batch_gradient(const Shard<T>& s, MatrixRef<const T> x, const int* y, const Sgd& opt,
-                                     std::size_t& m) {
-        const std::size_t all = s.global_rows, b = opt.batch_size;
+    // The next mini-batch: positions [t B, (t+1) B) of this epoch's sample order (the last batch
+    // of an epoch holds the remainder), the order drawn when the epoch begins.
+    std::pair<std::size_t, std::size_t> batch_positions(std::size_t all, const Sgd& opt) {
+        const std::size_t b = opt.batch_size;
         const std::size_t per_epoch = (all + b - 1) / b;
         const std::size_t epoch = step_ / per_epoch, t = step_ % per_epoch;
         if (epoch != order_epoch_ || order_.size() != all || opt.seed != order_seed_) {
@@ -269,15 +336,18 @@ private:
             order_epoch_ = epoch;
             order_seed_ = opt.seed;
         }
-        const std::size_t lo = t * b, hi = std::min(all, lo + b);
-        dev_.fill(dev_.data(grad_), net_.parameter_count(), T(0));
-        // Rows go to the device one block at a time, in the batch's order.
+        return {t * b, std::min(all, t * b + b)};
+    }
+
+    // Adds the sums over the samples at order positions [lo, hi) that this rank holds (the
+    // gradient's into grad when not null); returns the cost's. Rows go to the device one block
+    // at a time, in the batch's order.
+    double local_rows(const Shard<T>& s, MatrixRef<const T> x, const int* y, std::size_t lo, std::size_t hi, T* grad) {
         double sum = 0;
         local_index_.clear();
         auto flush = [&] {
             dev_.copy_in(dev_.data(batch_index_), local_index_.data(), local_index_.size());
-            sum += bp_.accumulate_rows(dev_.data(theta_), x, y, dev_.data(batch_index_), local_index_.size(),
-                                       dev_.data(grad_));
+            sum += bp_.accumulate_rows(dev_.data(theta_), x, y, dev_.data(batch_index_), local_index_.size(), grad);
             local_index_.clear();
         };
         for (std::size_t k = lo; k < hi; ++k) {
@@ -286,7 +356,6 @@ private:
             if (local_index_.size() == bp_.block_rows()) flush();
         }
         if (!local_index_.empty()) flush();
-        m = hi - lo;
         return sum;
     }
 
@@ -305,6 +374,7 @@ private:
     StageClock clock_;
     bool record_ = false;
     Backprop<D, T> bp_;
+    TreeSum<D, T> tree_{dev_, 0};  // the reproducible mode's sums
     typename D::template buffer<T> theta_, grad_, velocity_, mask_;
     typename D::template buffer<std::size_t> batch_index_;
     std::size_t step_ = 0;
