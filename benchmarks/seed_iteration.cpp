@@ -16,50 +16,17 @@
 #include <string>
 #include <vector>
 
+#include "bench.hpp"
+
 namespace {
 
-using clock_type = std::chrono::steady_clock;
+using namespace bench;
 
-struct Stats {
-    double median, min, max;
-};
-
-Stats stats(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return {v[v.size() / 2], v.front(), v.back()};
-}
-
-void report(const char* name, const char* precision, const Stats& s) {
-    std::printf("%s %s %.4f %.4f %.4f\n", name, precision, s.median, s.min, s.max);
-    std::fflush(stdout);
-}
-
-template <class T>
-pnn::Dataset<T> synthetic(std::size_t m, std::size_t n, int k) {
-    std::mt19937_64 rng(1);
-    std::uniform_real_distribution<double> u(0, 1);
-    xt::xtensor<T, 2> x = xt::xtensor<T, 2>::from_shape({m, n});
-    xt::xtensor<int, 1> y = xt::xtensor<int, 1>::from_shape({m});
-    for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = T(u(rng));
-    for (std::size_t i = 0; i < m; ++i) y(i) = int(i % std::size_t(k));
-    return pnn::Dataset<T>(std::move(x), std::move(y));
-}
-
-// ms per iteration of Trainer::fit, full batch, one timing per iteration.
+// ms per iteration of Trainer::fit, full batch.
 template <class T>
 Stats time_pnn(const pnn::Dataset<T>& d, std::size_t hidden, int repeats, pnn::Cpu cpu) {
     pnn::Trainer<pnn::Mlp<T>> t(pnn::Mlp<T>({d.features(), hidden, 10}, 1), pnn::Local{}, cpu);
-    pnn::Sgd opt;
-    opt.learning_rate = 0.1;
-    opt.iterations = std::size_t(repeats) + 3;
-    std::vector<double> ms;
-    auto last = clock_type::now();
-    t.fit(d, opt, [&](std::size_t i, double) {
-        const auto now = clock_type::now();
-        if (i > 3) ms.push_back(std::chrono::duration<double, std::milli>(now - last).count());  // 3 warm-ups
-        last = now;
-    });
-    return stats(ms);
+    return time_fit(t, d, repeats);
 }
 
 // The five products of one iteration on whole matrices (m x n input, h hidden, k outputs):

@@ -55,23 +55,27 @@ Shard<T> whole(const Dataset<T>& d) {
 //   distribute(data)         this rank's rows of the dataset (scattered, taken or checked)
 //   sum(p, n)                in-place sum over ranks, the result on every rank
 //   broadcast(p, n)          rank 0's values on every rank
-//   reduce_gradient(p, n)    the gradient step's sum, on the rank(s) that update the weights
+//   reduce_gradient(p, n, c, everywhere)
+//                            the gradient's sum on the rank(s) that update the weights (on
+//                            every rank when everywhere), and the cost's sum c on every rank,
+//                            in one go
 //   updates_weights()        whether this rank computes the update (every rank with allreduce;
 //                            rank 0 alone with the seed's gather + bcast)
 //   share_weights(p, n)      after the update: every rank gets the updated weights
 //   agree(value, what)       throws pnn::error on every rank unless all ranks passed the same
 //                            value (a hash of the net's sizes, say), naming `what`
 //   allgather_bytes(in, out) every rank's bytes, concatenated in rank order, on every rank
+//   barrier()                returns when every rank has called it (to time load imbalance)
 // and, not collective:
 //   reproducible_rows()      R > 0: the reproducible mode, sums combined over blocks of R rows in
 //                            one fixed tree (pnn/comm/tree_sum.hpp); 0: the fastest order
 //   first_row(m, r)          where rank r's share of m rows starts (blocks of R when reproducible)
 template <class C, class T>
-concept CommFor = requires(C c, const Dataset<T>& data, T* p, std::size_t n) {
+concept CommFor = requires(C c, const Dataset<T>& data, T* p, std::size_t n, double& cost) {
     { c.distribute(data) } -> std::same_as<Shard<T>>;
     c.sum(p, n);
     c.broadcast(p, n);
-    c.reduce_gradient(p, n);
+    c.reduce_gradient(p, n, cost, true);
     c.share_weights(p, n);
 };
 
@@ -84,6 +88,7 @@ concept Comm = CommFor<C, float> && CommFor<C, double> &&
                    { c.reproducible_rows() } -> std::convertible_to<std::size_t>;
                    { c.first_row(n, 0) } -> std::convertible_to<std::size_t>;
                    c.allgather_bytes(in, out);
+                   c.barrier();
                    { c.size() } -> std::convertible_to<int>;
                    { c.updates_weights() } -> std::convertible_to<bool>;
                    c.sum(d, n);

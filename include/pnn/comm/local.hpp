@@ -29,8 +29,9 @@ struct Local {
     template <class T>
     void broadcast(T*, std::size_t) const {}
     template <class T>
-    void reduce_gradient(T*, std::size_t) const {}
+    void reduce_gradient(T*, std::size_t, double&, bool) const {}
     bool updates_weights() const { return true; }
+    void barrier() const {}
     template <class T>
     void share_weights(T*, std::size_t) const {}
     void agree(std::uint64_t, const char*) const {}

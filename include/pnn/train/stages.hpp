@@ -13,6 +13,8 @@ struct StageTimes {
     double scatter = 0;    // handing each rank its rows (MPI_Scatterv, or taking a view)
     double forward = 0;    // forward products, sigmoids, cost and output delta (and mini-batch gathers)
     double backprop = 0;   // gradient products and deltas of the hidden layers
+    double wait = 0;       // waiting for the slowest rank before the reduction (load imbalance);
+                           // measured with a barrier that runs only while recording
     double reduction = 0;  // summing gradients and costs over ranks
     double update = 0;     // finishing the gradient (1/m, L2) and the momentum step
     double bcast = 0;      // sending updated weights from rank 0 (the gather + bcast strategy)
@@ -26,7 +28,7 @@ struct StageTimes {
         const struct {
             const char* name;
             double seconds;
-        } rows[] = {{"scatter", scatter}, {"forward", forward},  {"backprop", backprop}, {"reduction", reduction},
+        } rows[] = {{"scatter", scatter}, {"forward", forward},  {"backprop", backprop}, {"wait", wait}, {"reduction", reduction},
                     {"update", update},   {"bcast", bcast},      {"total", total}};
         for (const auto& r : rows) {
             char line[96];

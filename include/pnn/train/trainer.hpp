@@ -75,7 +75,7 @@ public:
     C& comm() { return comm_; }
     D& device() { return dev_; }
 
-    // Stage timing of fit (scatter, forward, backprop, reduction, update, bcast, total), off by
+    // Stage timing of fit (scatter, forward, backprop, wait, reduction, update, bcast, total), off by
     // default; when off it costs one branch per stage. Times add up over fits until reset;
     // cost, gradient and accuracy are not recorded.
     void record_stages(bool on) { record_ = on; }
@@ -264,9 +264,12 @@ private:
             m = s.global_rows;
             sum = bp_.accumulate(dev_.data(theta_), x, y, grad);
         }
-        if (grad && everywhere) comm_.sum(grad, net_.parameter_count());
-        if (grad && !everywhere) comm_.reduce_gradient(grad, net_.parameter_count());
-        comm_.sum(&sum, 1);
+        if (clock_.on) {  // time the wait for the slowest rank apart from the reduction itself
+            comm_.barrier();
+            lap(&StageTimes::wait);
+        }
+        if (grad) comm_.reduce_gradient(grad, net_.parameter_count(), sum, everywhere);
+        else comm_.sum(&sum, 1);
         return sum;
     }
 

@@ -1,0 +1,57 @@
+// defines: what the benchmark programs share: the seed's synthetic workload, timing statistics
+// and the one-line report format the drivers read ("name precision median_ms min_ms max_ms").
+#pragma once
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <pnn/pnn.hpp>
+#include <random>
+#include <vector>
+
+namespace bench {
+
+using clock_type = std::chrono::steady_clock;
+
+struct Stats {
+    double median, min, max;
+};
+
+inline Stats stats(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return {v[v.size() / 2], v.front(), v.back()};
+}
+
+inline void report(const char* name, const char* precision, const Stats& s) {
+    std::printf("%s %s %.4f %.4f %.4f\n", name, precision, s.median, s.min, s.max);
+    std::fflush(stdout);
+}
+
+// m samples of n uniform inputs, labels cycling through k classes: the seed's shapes.
+template <class T>
+pnn::Dataset<T> synthetic(std::size_t m, std::size_t n, int k) {
+    std::mt19937_64 rng(1);
+    std::uniform_real_distribution<double> u(0, 1);
+    xt::xtensor<T, 2> x = xt::xtensor<T, 2>::from_shape({m, n});
+    xt::xtensor<int, 1> y = xt::xtensor<int, 1>::from_shape({m});
+    for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = T(u(rng));
+    for (std::size_t i = 0; i < m; ++i) y(i) = int(i % std::size_t(k));
+    return pnn::Dataset<T>(std::move(x), std::move(y));
+}
+
+// ms per iteration of a full-batch fit, one timing per iteration after 3 warm-ups.
+template <class Trainer, class T>
+Stats time_fit(Trainer& t, const pnn::Dataset<T>& d, int repeats) {
+    pnn::Sgd opt;
+    opt.learning_rate = 0.1;
+    opt.iterations = std::size_t(repeats) + 3;
+    std::vector<double> ms;
+    auto last = clock_type::now();
+    t.fit(d, opt, [&](std::size_t i, double) {
+        const auto now = clock_type::now();
+        if (i > 3) ms.push_back(std::chrono::duration<double, std::milli>(now - last).count());
+        last = now;
+    });
+    return stats(ms);
+}
+
+}  // namespace bench
