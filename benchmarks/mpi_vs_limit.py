@@ -8,41 +8,23 @@ program could do here; and pnn's reduction stage against a bare MPI_Allreduce of
 Rounds interleave the two (mpirun -np 2 seed_mpi, then the two half-size runs side by side);
 ratios are taken per round, then their median (min-max) is reported.
 """
-import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 
-ENV = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
-           OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-
-
-def parse(text):
-    rows = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 5:
-            rows[(parts[0], parts[1])] = float(parts[2])
-    return rows
-
+from driver import ENV, arguments, parse, run
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("build_dir")
-    p.add_argument("--rounds", type=int, default=7)
-    p.add_argument("--repeats", type=int, default=40)
-    p.add_argument("--json")
-    a = p.parse_args()
+    a = arguments(__doc__)
     bench = Path(a.build_dir) / "benchmarks"
     mpi = ["mpirun", "-np", "2", "--bind-to", "core", str(bench / "seed_mpi"), "--repeats", str(a.repeats),
            "--precision", "double"]
     half = [str(bench / "seed_iteration"), "--samples", "2500", "--precision", "double", "--repeats", str(a.repeats)]
     samples = {"mpi": [], "limit": [], "reduction": [], "bare": []}
     for r in range(a.rounds):
-        rows = parse(subprocess.run(mpi, check=True, capture_output=True, text=True, env=ENV).stdout)
+        rows = run(mpi)
         samples["mpi"].append(rows[("pnn_mpi", "float64")])
         samples["reduction"].append(rows[("pnn_mpi_reduction", "float64")])
         samples["bare"].append(rows[("bare_allreduce", "float64")])

@@ -8,35 +8,20 @@ pnn / PyTorch per precision, with the BLAS products' sum as the limit.
 Every round runs each program once; each program reports the median of --repeats iterations.
 The ratio is taken per round (same minute, same machine state), then its median over rounds.
 """
-import argparse
 import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 from pathlib import Path
+
+from driver import arguments, run
 
 here = Path(__file__).resolve().parent
 
 
-def run(cmd):
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
-    rows = {}
-    for line in out.splitlines():
-        name, precision, med, lo, hi = line.split()
-        rows[(name, precision)] = float(med)
-    return rows
-
-
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("build_dir")
-    p.add_argument("--rounds", type=int, default=7)
-    p.add_argument("--repeats", type=int, default=40)
-    p.add_argument("--json")
-    a = p.parse_args()
+    a = arguments(__doc__)
     pnn = [str(Path(a.build_dir) / "benchmarks" / "seed_iteration"), "--repeats", str(a.repeats)]
     torch = [sys.executable, str(here / "peers" / "torch_seed.py"), "--repeats", str(a.repeats)]
     samples = {}
