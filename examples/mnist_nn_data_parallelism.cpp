@@ -43,9 +43,10 @@ int main(int argc, char** argv) {
         const auto r = reduction == "allreduce" ? pnn::Reduction::allreduce : pnn::Reduction::gather_bcast;
         return o.precision == "float" ? run<float>(o, r) : run<double>(o, r);
     } catch (const pnn::error& e) {
-        std::fprintf(stderr, "mnist_nn_data_parallelism (rank %d): %s\n", rank, e.what());
-        // Errors raised by pnn's collective checks reach every rank together; anything else may
-        // have left other ranks inside a collective, so end the whole job.
+        // Printed once: where every rank failed together, one of them reports it.
+        if (!e.reported_elsewhere()) std::fprintf(stderr, "mnist_nn_data_parallelism (rank %d): %s\n", rank, e.what());
+        std::fflush(stderr);
+        // Other ranks may be inside a collective call waiting for this one: end the whole job.
         MPI_Abort(MPI_COMM_WORLD, 1);
         return 1;
     }

@@ -140,6 +140,10 @@ TEST_CASE("ranks that disagree are stopped on every rank, not left waiting") {
         Trainer<Mpi> t(pnn::Mlp<double>({12, world_rank() == 1 ? 9u : 10u, 4}, 1), Mpi{});
     });
     CHECK(msg.find("ranks disagree on the net's layer sizes and element type") != std::string::npos);
+    // every rank fails, rank 0 alone reports it
+    CHECK(test::reported_elsewhere([] {
+              Trainer<Mpi> t(pnn::Mlp<double>({12, world_rank() == 1 ? 9u : 10u, 4}, 1), Mpi{});
+          }) == (world_rank() != 0));
     // a bad label on one rank's own rows
     Mpi sharded(MPI_COMM_WORLD, Mpi::Options{pnn::Reduction::allreduce, pnn::Placement::sharded});
     auto mine = as_passed(pnn::Placement::sharded, "", sharded);
@@ -156,6 +160,8 @@ TEST_CASE("ranks that disagree are stopped on every rank, not left waiting") {
             CHECK(bad.find("expected labels in 0..3 (the net has 4 outputs), found 7") != std::string::npos);
         else
             CHECK(bad.find("rejected by 1 other rank(s) (rank 1)") != std::string::npos);
+        // the failing rank reports it, the others do not
+        CHECK(test::reported_elsewhere([&] { t.fit(mine, settings(0)); }) == (world_rank() != 1));
     }
     // rows on every rank but rank 0, without saying they are shards
     const std::string uneven = test::error_of([&] {

@@ -71,4 +71,15 @@ std::string error_of(F&& f) {
     return "";
 }
 
+// Runs f and returns whether the pnn::error it throws is reported_elsewhere (false if none).
+template <class F>
+bool reported_elsewhere(F&& f) {
+    try {
+        f();
+    } catch (const pnn::error& e) {
+        return e.reported_elsewhere();
+    }
+    return false;
+}
+
 }  // namespace test

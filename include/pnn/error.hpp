@@ -9,19 +9,41 @@ namespace pnn {
 
 // Every message names the thing that is wrong (a file, an argument, a sample), what was expected
 // and what was found, so that a user can act on it without reading pnn's source.
+//
+// Under MPI a failure is often seen by every rank at once (a check that all ranks make together,
+// or one rank's bad input that the others learn of). Then one rank reports it and the others
+// carry reported_elsewhere(), so that a program prints each failure once.
 class error : public std::runtime_error {
 public:
-    using std::runtime_error::runtime_error;
+    explicit error(const std::string& what, bool reported_elsewhere = false)
+        : std::runtime_error(what), elsewhere_(reported_elsewhere) {}
+
+    // True where another rank reports this failure (print nothing here).
+    bool reported_elsewhere() const { return elsewhere_; }
+
+private:
+    bool elsewhere_ = false;
 };
 
 namespace detail {
 // Builds a message from any streamable pieces: fail("file ", path, ": expected ", a, ", found ", b).
 template <class... Parts>
-[[noreturn]] inline void fail(Parts&&... parts) {
+std::string message(Parts&&... parts) {
     std::ostringstream out;
     out << "pnn: ";
     (out << ... << std::forward<Parts>(parts));
-    throw error(out.str());
+    return out.str();
+}
+
+template <class... Parts>
+[[noreturn]] inline void fail(Parts&&... parts) {
+    throw error(message(std::forward<Parts>(parts)...));
+}
+
+// The same failure raised on every rank: rank 0 reports it.
+template <class... Parts>
+[[noreturn]] inline void fail_everywhere(int rank, Parts&&... parts) {
+    throw error(message(std::forward<Parts>(parts)...), rank != 0);
 }
 }  // namespace detail
 

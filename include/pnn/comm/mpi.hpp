@@ -160,7 +160,7 @@ public:
             if (all_rows[std::size_t(r)] == 0) continue;
             if (common_width == 0) common_width = all_widths[std::size_t(r)];
             if (all_widths[std::size_t(r)] != common_width)
-                detail::fail(data.name(), ": expected every rank's rows to have the same width, found ", common_width,
+                detail::fail_everywhere(rank_, data.name(), ": expected every rank's rows to have the same width, found ", common_width,
                              " features on one rank and ", all_widths[std::size_t(r)], " on rank ", r);
         }
         if (options_.placement == Placement::sharded) {
@@ -180,7 +180,7 @@ public:
                     data.labels_data()};
         }
         if (!root_only && size_ > 1)
-            detail::fail(data.name(), ": expected the whole dataset on every rank, or on rank 0 alone (others empty), ",
+            detail::fail_everywhere(rank_, data.name(), ": expected the whole dataset on every rank, or on rank 0 alone (others empty), ",
                          "found ", rows, " rows on rank ", rank_, " and ", all_rows[0],
                          " on rank 0 (pass Placement::sharded if each rank holds its own rows)");
         return scatter(data, all_rows[0], std::size_t(common_width));
@@ -232,7 +232,7 @@ public:
         std::uint64_t lo = value, hi = value;
         detail::mpi_check(MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_UINT64_T, MPI_MIN, handle_->comm), "MPI_Allreduce");
         detail::mpi_check(MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_UINT64_T, MPI_MAX, handle_->comm), "MPI_Allreduce");
-        if (lo != hi) detail::fail("ranks disagree on ", what, " (rank ", rank_, " of ", size_, ")");
+        if (lo != hi) detail::fail_everywhere(rank_, "ranks disagree on ", what);
     }
 
 private:

@@ -116,7 +116,11 @@ public:
         } recording{clock_};
         clock_.on = record_;
         const Resident r = resident(data);
-        opt.validate(r.shard.global_rows);
+        try {
+            opt.validate(r.shard.global_rows);  // the same settings and count on every rank
+        } catch (const error& e) {
+            throw error(e.what(), comm_.rank() != 0);
+        }
         const std::size_t p = net_.parameter_count();
         const bool full = opt.batch_size == 0 || opt.batch_size == r.shard.global_rows;
         std::vector<double> history;
@@ -131,7 +135,8 @@ public:
             const double j = finish_cost(sum, m, opt.lambda);
             if (!std::isfinite(j)) {
                 sync_net();
-                detail::fail("fit: the cost became ", std::isnan(j) ? "NaN" : "Inf", " at iteration ", i,
+                detail::fail_everywhere(comm_.rank(), "fit: the cost became ", std::isnan(j) ? "NaN" : "Inf",
+                             " at iteration ", i,
                              " (update ", step_ + 1, " of this trainer); expected a finite cost: the learning rate (",
                              opt.learning_rate, ") may be too high, or the weights not finite");
             }
@@ -210,19 +215,31 @@ private:
             detail::fail(name, ": expected ", net_.sizes().front(), " features per sample (the net's inputs), found ", width);
     }
 
-    // This rank's rows, checked against the net: width, labels in 0..k-1, not empty. Collective:
-    // when one rank's rows fail a check, every rank throws (the others saying which rank failed),
-    // so that no rank is left waiting in the next collective call.
+    // This rank's rows, checked against the net: width, labels in 0..k-1, not empty. Collective.
     Shard<T> shard(const Dataset<T>& data) {
         Shard<T> s = comm_.distribute(data);
-        std::string problem;
-        try {
+        agree_on_checks(data.name(), [&] {
             check_width(s.x.cols, s.rows(), data.name());
             const int k = int(net_.sizes().back());
             for (std::size_t i = 0; i < s.rows(); ++i)
                 if (s.y[i] >= k)
                     detail::fail(data.name(), ": expected labels in 0..", k - 1, " (the net has ", k,
                                  " outputs), found ", s.y[i], " at sample ", s.offset + i);
+        });
+        if (s.global_rows == 0)
+            detail::fail_everywhere(comm_.rank(), data.name(), ": expected at least one sample, found an empty dataset");
+        return s;
+    }
+
+    // Runs checks that may fail on some ranks only, then makes the outcome collective: when any
+    // rank's checks fail, every rank throws (the failing rank its own message, the others one
+    // that names it and is reported_elsewhere), so that no rank is left waiting in the next
+    // collective call.
+    template <class Checks>
+    void agree_on_checks(const std::string& what, Checks&& checks) {
+        std::string problem;
+        try {
+            checks();
         } catch (const error& e) {
             problem = e.what();
         }
@@ -230,10 +247,10 @@ private:
         comm_.sum(failed, 2);
         if (!problem.empty()) throw error(problem);
         if (failed[0] > 0)
-            detail::fail(data.name(), ": rejected by ", failed[0], " other rank(s)", failed[0] == 1 ? " (rank " : "",
-                         failed[0] == 1 ? std::to_string(failed[1]) + ")" : std::string(), ", which said why");
-        if (s.global_rows == 0) detail::fail(data.name(), ": expected at least one sample, found an empty dataset");
-        return s;
+            throw error(detail::message(what, ": rejected by ", failed[0], " other rank(s)", failed[0] == 1 ? " (rank " : "",
+                                        failed[0] == 1 ? std::to_string(failed[1]) + ")" : std::string(),
+                                        ", which said why"),
+                        true);
     }
 
     double finish_cost(double sum, std::size_t m, double lambda) {
@@ -290,10 +307,12 @@ private:
         };
         if (!batch) {
             m = s.global_rows;
-            if (s.offset % R != 0 || ((s.offset + s.rows()) % R != 0 && s.offset + s.rows() != m))
-                detail::fail("reproducible mode: expected this rank's rows to be whole blocks of ", R,
-                             " rows, found rows [", s.offset, ", ", s.offset + s.rows(),
-                             "); give each rank the rows [first_row(m, r), first_row(m, r + 1))");
+            agree_on_checks("reproducible mode", [&] {
+                if (s.offset % R != 0 || ((s.offset + s.rows()) % R != 0 && s.offset + s.rows() != m))
+                    detail::fail("reproducible mode: expected this rank's rows to be whole blocks of ", R,
+                                 " rows, found rows [", s.offset, ", ", s.offset + s.rows(),
+                                 "); give each rank the rows [first_row(m, r), first_row(m, r + 1))");
+            });
             tree_.reset((m + R - 1) / R, p);
             for (std::size_t lo = 0; lo < s.rows(); lo += R) {
                 T* g = leaf();
