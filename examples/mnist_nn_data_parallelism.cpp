@@ -11,8 +11,12 @@
 namespace {
 
 template <class T>
-int run(const example::Options& o, pnn::Reduction reduction) {
-    pnn::Mpi comm(MPI_COMM_WORLD, {reduction, pnn::Placement::sharded});
+int run(const example::Options& o, pnn::Reduction reduction, double watchdog_seconds) {
+    pnn::MpiOptions options;
+    options.reduction = reduction;
+    options.placement = pnn::Placement::sharded;
+    options.watchdog = std::chrono::milliseconds(std::int64_t(watchdog_seconds * 1e3));
+    pnn::Mpi comm(MPI_COMM_WORLD, options);
     return example::train<T>(o, comm, [&](const std::string& split, std::size_t n) {
         // this rank's share of the first n samples (all of the file when n = 0)
         const std::string images = example::images_of(o, split), labels = example::labels_of(o, split);
@@ -31,17 +35,22 @@ int main(int argc, char** argv) {
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     example::Options o;
     std::string reduction = "allreduce";
+    double watchdog = 300;
     CLI::App app{"Train the seed's sigmoid network on Fashion-MNIST across MPI ranks (run under mpirun or srun)."};
     example::add_options(app, o);
     app.add_option("--reduction", reduction, "allreduce, or gather-bcast (the seed's reduce + broadcast)")
         ->capture_default_str()
         ->check(CLI::IsMember({"allreduce", "gather-bcast"}));
+    app.add_option("--watchdog", watchdog,
+                   "seconds one collective call may wait for a silent peer before the job is ended (0 = forever)")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     if (const int status = example::parse(app, argc, argv, "mnist_nn_data_parallelism", rank == 0); status >= 0)
         return status;
     try {
         pnn::Cpu::set_threads(o.threads);
         const auto r = reduction == "allreduce" ? pnn::Reduction::allreduce : pnn::Reduction::gather_bcast;
-        return o.precision == "float" ? run<float>(o, r) : run<double>(o, r);
+        return o.precision == "float" ? run<float>(o, r, watchdog) : run<double>(o, r, watchdog);
     } catch (const pnn::error& e) {
         // Printed once: where every rank failed together, one of them reports it.
         if (!e.reported_elsewhere()) std::fprintf(stderr, "mnist_nn_data_parallelism (rank %d): %s\n", rank, e.what());

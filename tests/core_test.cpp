@@ -4,6 +4,11 @@
 
 #include <cmath>
 #include <limits>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include <pnn/comm/watchdog.hpp>
 #include <random>
 
 #include "support.hpp"
@@ -346,6 +351,56 @@ TEST_CASE("stage timing: recorded in fit when asked, nothing otherwise") {
     CHECK(s.table().find("backprop") != std::string::npos);
     t.reset_stages();
     CHECK(t.stages().iterations == 0);
+}
+
+// Runs f in a child process; returns its exit status and what it wrote to stderr.
+template <class F>
+std::pair<int, std::string> in_child(F&& f) {
+    int pipe_fds[2];
+    REQUIRE(pipe(pipe_fds) == 0);
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        dup2(pipe_fds[1], 2);
+        close(pipe_fds[0]);
+        f();
+        std::_Exit(0);
+    }
+    close(pipe_fds[1]);
+    std::string err;
+    char buf[512];
+    for (ssize_t n; (n = read(pipe_fds[0], buf, sizeof buf)) > 0;) err.append(buf, std::size_t(n));
+    close(pipe_fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, err};
+}
+
+TEST_CASE("the watchdog ends a process whose collective call waits too long, and only then") {
+    using namespace std::chrono_literals;
+    const auto start = std::chrono::steady_clock::now();
+    const auto [status, err] = in_child([] {
+        pnn::Watchdog dog(300ms, 7);
+        dog.at_step(42);
+        pnn::Watchdog::Watch watch(dog, "a call that never returns");
+        std::this_thread::sleep_for(5s);
+    });
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    CHECK(status == 3);
+    CHECK(seconds < 3);
+    INFO(err);
+    CHECK(err.find("rank 7 has waited 0 s in a call that never returns at step 42") != std::string::npos);
+    // calls that return in time, and time spent outside calls, never trip it
+    const auto [quiet, nothing] = in_child([] {
+        pnn::Watchdog dog(300ms, 0);
+        for (int i = 0; i < 5; ++i) {
+            pnn::Watchdog::Watch watch(dog, "a quick call");
+            std::this_thread::sleep_for(100ms);
+        }
+        std::this_thread::sleep_for(1s);
+    });
+    CHECK(quiet == 0);
+    CHECK(nothing.empty());
 }
 
 TEST_CASE("mini-batches visit every sample once per epoch") {

@@ -66,6 +66,7 @@ Shard<T> whole(const Dataset<T>& d) {
 //                            value (a hash of the net's sizes, say), naming `what`
 //   allgather_bytes(in, out) every rank's bytes, concatenated in rank order, on every rank
 //   barrier()                returns when every rank has called it (to time load imbalance)
+//   at_step(step)            (not collective) the Trainer's step, for messages about a hang
 // and, not collective:
 //   reproducible_rows()      R > 0: the reproducible mode, sums combined over blocks of R rows in
 //                            one fixed tree (pnn/comm/tree_sum.hpp); 0: the fastest order
@@ -89,6 +90,7 @@ concept Comm = CommFor<C, float> && CommFor<C, double> &&
                    { c.first_row(n, 0) } -> std::convertible_to<std::size_t>;
                    c.allgather_bytes(in, out);
                    c.barrier();
+                   c.at_step(v);
                    { c.size() } -> std::convertible_to<int>;
                    { c.updates_weights() } -> std::convertible_to<bool>;
                    c.sum(d, n);

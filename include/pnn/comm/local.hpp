@@ -32,6 +32,7 @@ struct Local {
     void reduce_gradient(T*, std::size_t, double&, bool) const {}
     bool updates_weights() const { return true; }
     void barrier() const {}
+    void at_step(std::uint64_t) const {}
     template <class T>
     void share_weights(T*, std::size_t) const {}
     void agree(std::uint64_t, const char*) const {}

@@ -9,6 +9,7 @@
 #pragma once
 #include <mpi.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -19,6 +20,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "pnn/comm/comm.hpp"
+#include "pnn/comm/watchdog.hpp"
 #include "pnn/data/dataset.hpp"
 #include "pnn/error.hpp"
 
@@ -99,6 +101,9 @@ struct MpiOptions {
     // same on any number of ranks, and equal to Local's with the same block. Shares of the data
     // are then whole blocks; the reduction strategy is an allgather of the tree's partial sums.
     std::size_t reproducible_block = 0;
+    // How long one collective call may wait for its peers before the job is ended (a host cut
+    // off without failing); 0 = wait forever. See pnn/comm/watchdog.hpp.
+    std::chrono::milliseconds watchdog = std::chrono::minutes(5);
 };
 
 class Mpi {
@@ -117,6 +122,7 @@ public:
         MPI_Comm_set_errhandler(handle->comm, MPI_ERRORS_RETURN);
         MPI_Comm_rank(handle->comm, &rank_);
         MPI_Comm_size(handle->comm, &size_);
+        handle->watchdog = std::make_unique<Watchdog>(options.watchdog, rank_);
         handle_ = std::move(handle);
     }
     Mpi(MPI_Comm comm, Reduction reduction) : Mpi(comm, Options{reduction, Placement::automatic}) {}
@@ -134,6 +140,7 @@ public:
     std::size_t reproducible_rows() const { return options_.reproducible_block; }
 
     void allgather_bytes(const std::vector<unsigned char>& in, std::vector<unsigned char>& out) const {
+        Watchdog::Watch watch(*handle_->watchdog, "the reproducible sum's gather (MPI_Allgatherv)");
         const std::vector<std::uint64_t> sizes = allgather(in.size());
         std::vector<int> counts(sizes.size()), displs(sizes.size());
         std::size_t total = 0;
@@ -152,6 +159,7 @@ public:
 
     template <class T>
     Shard<T> distribute(const Dataset<T>& data) const {
+        Watchdog::Watch watch(*handle_->watchdog, "the data's distribution (MPI_Allgather, MPI_Scatterv)");
         const std::uint64_t rows = data.size(), width = data.empty() ? 0 : data.features();
         std::vector<std::uint64_t> all_rows = allgather(rows), all_widths = allgather(width);
         std::uint64_t total = 0, common_width = 0;
@@ -188,6 +196,7 @@ public:
 
     template <class T>
     void sum(T* p, std::size_t n) const {
+        Watchdog::Watch watch(*handle_->watchdog, "a sum over ranks (MPI_Allreduce)");
         detail::in_int_pieces(n, [&](std::size_t at, int count) {
             detail::mpi_check(
                 MPI_Allreduce(MPI_IN_PLACE, p + at, count, detail::mpi_type<T>(), MPI_SUM, handle_->comm),
@@ -197,6 +206,7 @@ public:
 
     template <class T>
     void broadcast(T* p, std::size_t n) const {
+        Watchdog::Watch watch(*handle_->watchdog, "a broadcast (MPI_Bcast)");
         detail::in_int_pieces(n, [&](std::size_t at, int count) {
             detail::mpi_check(MPI_Bcast(p + at, count, detail::mpi_type<T>(), 0, handle_->comm), "MPI_Bcast");
         });
@@ -206,6 +216,7 @@ public:
     // here than two blocking calls: Open MPI's nonblocking collectives cost more to start.)
     template <class T>
     void reduce_gradient(T* p, std::size_t n, double& cost, bool everywhere) const {
+        Watchdog::Watch watch(*handle_->watchdog, "the gradient's reduction (MPI_Allreduce or MPI_Reduce)");
         if (everywhere || !seed_strategy()) {
             sum(p, n);
         } else {
@@ -219,7 +230,12 @@ public:
         sum(&cost, 1);
     }
 
-    void barrier() const { detail::mpi_check(MPI_Barrier(handle_->comm), "MPI_Barrier"); }
+    void barrier() const {
+        Watchdog::Watch watch(*handle_->watchdog, "a barrier (MPI_Barrier)");
+        detail::mpi_check(MPI_Barrier(handle_->comm), "MPI_Barrier");
+    }
+
+    void at_step(std::uint64_t step) const { handle_->watchdog->at_step(step); }
 
     bool updates_weights() const { return !seed_strategy() || rank_ == 0; }
 
@@ -229,6 +245,7 @@ public:
     }
 
     void agree(std::uint64_t value, const char* what) const {
+        Watchdog::Watch watch(*handle_->watchdog, "the start-up agreement check (MPI_Allreduce)");
         std::uint64_t lo = value, hi = value;
         detail::mpi_check(MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_UINT64_T, MPI_MIN, handle_->comm), "MPI_Allreduce");
         detail::mpi_check(MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_UINT64_T, MPI_MAX, handle_->comm), "MPI_Allreduce");
@@ -242,9 +259,11 @@ private:
         return options_.reduction == Reduction::gather_bcast && options_.reproducible_block == 0;
     }
 
-    // Owns the duplicate communicator; copies of an Mpi share it, the last one frees it.
+    // Owns the duplicate communicator and the watchdog; copies of an Mpi share them, the last
+    // one frees them.
     struct Handle {
         MPI_Comm comm = MPI_COMM_NULL;
+        std::unique_ptr<Watchdog> watchdog;
         ~Handle() {
             int done = 0;
             MPI_Finalized(&done);

@@ -126,6 +126,7 @@ public:
         std::vector<double> history;
         history.reserve(std::min<std::size_t>(opt.iterations, std::size_t(1) << 20));
         for (std::size_t i = 1; i <= opt.iterations; ++i) {
+            comm_.at_step(step_ + 1);
             clock_.start();
             // The sums of cost and gradient over this step's batch, all ranks' shares combined:
             // the gradient where the update is computed, the cost everywhere.
