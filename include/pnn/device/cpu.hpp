@@ -198,9 +198,10 @@ struct Cpu {
 
     template <class T>
     double masked_sum_squares(const T* mask, const T* theta, std::size_t n) const {
-        // accumulated in double: the L2 term of a float net should not lose digits to its size
+        // the shared functor, in double: the L2 term of a float net should not lose digits to
+        // its size
         double s = 0;
-        for (std::size_t i = 0; i < n; ++i) s += double(mask[i]) * double(theta[i]) * double(theta[i]);
+        for (std::size_t i = 0; i < n; ++i) s += fn::masked_square{}(double(mask[i]), double(theta[i]));
         return s;
     }
 

@@ -33,11 +33,11 @@ inline void pin(simd<T>& v) {
 #endif
 }
 
-// Elements of scratch gemm_nt needs for a B of rows x cols, plus room to align its start.
+// Elements of scratch gemm_nt needs for a B of rows x cols (the caller aligns its start).
 template <class T>
 std::size_t gemm_nt_scratch(std::size_t rows, std::size_t cols) {
     constexpr std::size_t w = simd<T>::size;
-    return rows * ((cols + w - 1) / w * w) + w;
+    return rows * ((cols + w - 1) / w * w);
 }
 
 // One I x J tile of gemm_nt at rows i0.., columns j0...

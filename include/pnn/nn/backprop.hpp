@@ -140,10 +140,7 @@ private:
     }
 
     void lap(double StageTimes::*stage) {
-        if (clock_ && clock_->on) {
-            dev_->synchronize();
-            clock_->lap(stage);
-        }
+        if (clock_) clock_->lap(stage, *dev_);
     }
 
     D* dev_;

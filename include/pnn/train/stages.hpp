@@ -50,8 +50,11 @@ public:
     void start() {
         if (on) last_ = clock::now();
     }
-    void lap(double StageTimes::*stage) {
+    // device: waits for its queued work first, so that the lap holds that work's time.
+    template <class Device>
+    void lap(double StageTimes::*stage, const Device& device) {
         if (!on) return;
+        device.synchronize();
         const auto now = clock::now();
         times.*stage += std::chrono::duration<double>(now - last_).count();
         last_ = now;

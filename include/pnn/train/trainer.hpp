@@ -201,11 +201,7 @@ private:
         return {std::move(s), std::move(x), std::move(wx), std::move(y), std::move(wy)};
     }
 
-    void lap(double StageTimes::*stage) {
-        if (!clock_.on) return;
-        dev_.synchronize();
-        clock_.lap(stage);
-    }
+    void lap(double StageTimes::*stage) { clock_.lap(stage, dev_); }
 
     static void check_lambda(double lambda) {
         if (!(lambda >= 0) || !std::isfinite(lambda)) detail::fail("lambda: expected a finite value >= 0, found ", lambda);
