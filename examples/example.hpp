@@ -134,7 +134,7 @@ int train(const Options& o, C comm, Load&& load) {
 
     pnn::Progress progress(o.sgd.iterations, "training", speak && ::isatty(STDERR_FILENO));
     std::vector<double> seconds;  // per iteration, for the median
-    seconds.reserve(o.sgd.iterations);
+    seconds.reserve(std::min<std::size_t>(o.sgd.iterations, 1 << 20));
     auto last = clock::now();
     const auto start = last;
     trainer.fit(train_set, o.sgd, [&](std::size_t i, double cost) {

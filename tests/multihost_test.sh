@@ -3,28 +3,29 @@
 # its own address on 10.77.0.0/24 and nothing else. Open MPI's launcher reaches the second host
 # through a small agent that enters its namespace (in place of ssh), and its traffic (the
 # daemons' out-of-band channel and the ranks' TCP messages) is restricted to the veth subnet.
-# The training is mpi_test's: Mpi on the two hosts must give Local's model.
+#   1. the training is mpi_test's: Mpi on the two hosts must give Local's model;
+#   2. with the data-parallel example's binary (and Fashion-MNIST) also given: the second host's
+#      link is taken down mid-training. Its peer goes silent without dying, which TCP would take
+#      tens of minutes to notice; pnn's watchdog (5 s here) must end the job with a message
+#      naming the call and the step, and nothing may be left running on either host.
 #
-#   multihost_test.sh MPI_TEST_BINARY
+#   multihost_test.sh MPI_TEST_BINARY [MNIST_NN_DATA_PARALLELISM_BINARY]
 #
 # Exits 77 (reported as skipped) with "skipped: no network namespaces" where namespaces cannot
 # be made (not root, no iproute2, a sandbox that forbids them).
 set -u
 binary=$(readlink -f "$1")
+example=${2:+$(readlink -f "$2")}
 a=pnn-host-a-$$
 b=pnn-host-b-$$
 work=$(mktemp -d)
 
 cleanup() {
-  # anything still running in the namespaces (a hung daemon or rank): same namespace inode
-  for ns in "$a" "$b"; do
-    inode=$(stat -L -c %i "/run/netns/$ns" 2>/dev/null) || continue
-    for p in /proc/[0-9]*; do
-      [ "$(stat -L -c %i "$p/ns/net" 2>/dev/null)" = "$inode" ] && kill -9 "${p#/proc/}" 2>/dev/null
-    done
+  for ns in "$a" "$b"; do  # anything still running in the namespaces (a hung daemon or rank)
+    pids=$(ip netns pids "$ns" 2>/dev/null)
+    [ -n "$pids" ] && kill -9 $pids 2>/dev/null
+    ip netns del "$ns" 2>/dev/null
   done
-  ip netns del "$a" 2>/dev/null
-  ip netns del "$b" 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -69,12 +70,49 @@ exec nsenter --net="/run/netns/\$ns" /bin/sh -c "\$*"
 AGENT
 chmod +x "$work/agent"
 
-echo "== 2 ranks on 2 hosts (namespaces $a and $b), TCP over the veth pair only"
-# rtc ^hwloc: the remote daemon sometimes crashed inside hwloc's shared topology here.
-in_ns "$a" env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 \
-  timeout 300 mpirun --host 10.77.0.1:1,10.77.0.2:1 -np 2 \
-    --mca plm_rsh_agent "$work/agent" --mca plm_rsh_no_tree_spawn 1 \
-    --mca oob_tcp_if_include 10.77.0.0/24 --mca btl_tcp_if_include 10.77.0.0/24 --mca btl tcp,self \
-    --mca rtc ^hwloc \
-    "$binary" -nc -tc="Mpi trains the same model as Local*,reproducible mode*"
-echo "multihost_test: passed"
+# The launcher's options for the two hosts. rtc ^hwloc: the remote daemon sometimes crashed
+# inside hwloc's shared topology here.
+two_hosts=(--host 10.77.0.1:1,10.77.0.2:1 -np 2
+  --mca plm_rsh_agent "$work/agent" --mca plm_rsh_no_tree_spawn 1
+  --mca oob_tcp_if_include 10.77.0.0/24 --mca btl_tcp_if_include 10.77.0.0/24 --mca btl tcp,self
+  --mca rtc ^hwloc)
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
+
+echo "== 1. 2 ranks on 2 hosts (namespaces $a and $b), TCP over the veth pair only"
+in_ns "$a" timeout -k 5 300 mpirun "${two_hosts[@]}" \
+  "$binary" -nc -tc="Mpi trains the same model as Local*,reproducible mode*"
+echo "ok: the model across two hosts equals Local's"
+
+[ -n "$example" ] || { echo "multihost_test: passed (the link-down case needs the example's binary)"; exit 0; }
+data=/usr/share/datasets/fashion-mnist
+[ -e "$data/train-images-idx3-ubyte.gz" ] || { echo "multihost_test: passed (the link-down case needs $data)"; exit 0; }
+
+echo "== 2. the second host's link goes down mid-training; watchdog 5 s"
+set +e
+in_ns "$a" timeout -k 5 120 mpirun "${two_hosts[@]}" \
+  "$example" --train-samples 2000 --iterations 100000000 --print-every 100 --watchdog 5 > "$work/log" 2>&1 &
+runner=$!
+for _ in $(seq 1 600); do  # up to 60 s for training to be under way (not still starting up)
+  [ "$(grep -c '^iteration' "$work/log")" -ge 3 ] && break
+  sleep 0.1
+done
+in_ns "$b" ip link set "veth-b$$" down
+start=$(date +%s)
+wait "$runner"
+status=$?
+elapsed=$(( $(date +%s) - start ))
+grep -v "^iteration" "$work/log"
+failed=0
+check() {  # check CONDITION-EXIT-STATUS DESCRIPTION
+  if [ "$1" -eq 0 ]; then echo "ok: $2"; else echo "FAILED: $2"; failed=1; fi
+}
+[ "$status" -ne 0 ] && [ "$status" -ne 124 ] && [ "$status" -ne 137 ]
+check $? "the job failed (status $status) rather than hanging"
+[ "$elapsed" -le 30 ]; check $? "it ended within 30 s of the link going down (took $elapsed s)"
+grep -Eq "pnn: rank 0 has waited [0-9]+ s in .+ \(MPI_[A-Za-z]+.*\) at step [0-9]+ " "$work/log"
+check $? "the watchdog's message names the call and the step"
+sleep 1
+left="$(ip netns pids "$a" | tr '\n' ' ')$(ip netns pids "$b" | tr '\n' ' ')"
+[ -z "$left" ]; check $? "nothing is left running on either host (left: ${left:-none})"
+[ "$failed" -eq 0 ] && echo "multihost_test: passed"
+exit $failed

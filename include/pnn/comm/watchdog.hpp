@@ -4,11 +4,13 @@
 //
 // Each collective call of pnn::Mpi is watched: it marks when it began and what it is. A thread
 // wakes a few times per timeout; when one call has waited longer than the timeout, it prints
-// which call, in which stage and at which step, and ends this process with exit status 3. The
-// launcher (mpirun, or a remote host's daemon) then ends the rest of the job; since a host cut
-// off from mpirun cannot hear that, the watchdog of each rank on it fires too, and ends its
-// host's launcher daemon (orted) with it, so that nothing is left running there.
+// which call, in which stage and at which step, and ends this process with exit status 3, and
+// its launcher with it (see end_launcher: mpirun, or a remote host's daemon, would otherwise wait
+// for the lost host as long as TCP does). Every rank of the job is blocked in the same collective
+// call, so every rank's watchdog fires: each host's ranks and daemon end, cut off or not.
+// multihost_test takes a host's link down mid-training and checks that nothing is left running.
 #pragma once
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -19,9 +21,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <mutex>
-#include <string>
+#include <string_view>
 #include <thread>
 
 namespace pnn {
@@ -83,19 +84,51 @@ private:
                          rank_, double(now_ns() - since) * 1e-9, what_.load(), (unsigned long long)step_.load(),
                          double(timeout_.count()) * 1e-3);
             std::fflush(stderr);
-            end_launcher_daemon();
+            end_launcher();
             std::_Exit(3);
         }
     }
 
-    // A rank on a host cut off from mpirun: its daemon would wait for mpirun's word for as long
-    // as TCP takes to give up. End it too (only a launcher daemon, never a shell).
-    static void end_launcher_daemon() {
+    // The launcher would otherwise outlive the ranks by as long as TCP takes to give up:
+    //  - a daemon (orted) on a host cut off from mpirun waits for mpirun's word: end it;
+    //  - mpirun itself, once a rank fails, aborts the job by asking every daemon to end its
+    //    ranks and waits for each to confirm, which an unreachable one never does. A second
+    //    signal while an abort is in progress makes it end at once; its daemons on reachable
+    //    hosts then see their link to mpirun close and end their ranks. The first signal's abort
+    //    also ends this rank, so the second comes from a short-lived child in its own session.
+    // Only a launcher is signalled, never a shell or another parent.
+    static void end_launcher() {
         const pid_t parent = getppid();
-        std::ifstream comm("/proc/" + std::to_string(parent) + "/comm");
-        std::string name;
-        std::getline(comm, name);
-        if (name == "orted" || name == "prted") kill(parent, SIGTERM);
+        char buffer[32], again[32];
+        const std::string_view name = process_name(parent, buffer);
+        if (name == "orted" || name == "prted") {
+            kill(parent, SIGTERM);
+        } else if (name == "mpirun" || name == "mpiexec" || name == "orterun" || name == "prterun") {
+            if (fork() != 0) return;  // the rank goes on to exit (fork failed: one signal only)
+            setsid();
+            kill(parent, SIGTERM);  // starts the abort
+            sleep(1);
+            if (process_name(parent, again) == name) kill(parent, SIGTERM);  // ends it, if the abort still waits
+            std::_Exit(0);
+        }
+    }
+
+    // /proc/PID/comm without allocating: the child above may only make async-signal-safe calls
+    // (another thread may have held the allocator's lock at the fork).
+    static std::string_view process_name(pid_t pid, char (&name)[32]) {
+        char path[40] = "/proc/", digits[16];
+        int n = 0, at = 6;
+        for (unsigned v = unsigned(pid); n == 0 || v != 0; v /= 10) digits[n++] = char('0' + v % 10);
+        while (n > 0) path[at++] = digits[--n];
+        for (const char* c = "/comm"; *c; ++c) path[at++] = *c;
+        path[at] = 0;
+        const int fd = open(path, O_RDONLY);
+        if (fd < 0) return {};
+        const ssize_t got = read(fd, name, sizeof name);
+        close(fd);
+        std::size_t len = got > 0 ? std::size_t(got) : 0;
+        while (len > 0 && name[len - 1] == '\n') --len;
+        return {name, len};
     }
 
     std::chrono::milliseconds timeout_;
