@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <pnn/pnn.hpp>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace bench {
@@ -36,6 +37,16 @@ pnn::Dataset<T> synthetic(std::size_t m, std::size_t n, int k) {
     for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = T(u(rng));
     for (std::size_t i = 0; i < m; ++i) y(i) = int(i % std::size_t(k));
     return pnn::Dataset<T>(std::move(x), std::move(y));
+}
+
+// The workload: Fashion-MNIST's first m training images from dir (784 inputs), or, when dir is
+// empty, m synthetic samples of n inputs.
+template <class T>
+pnn::Dataset<T> workload(const std::string& dir, std::size_t m, std::size_t n) {
+    if (dir.empty()) return synthetic<T>(m, n, 10);
+    pnn::IdxOptions o;
+    o.rows = {0, m};
+    return pnn::load_idx<T>(dir + "/train-images-idx3-ubyte.gz", dir + "/train-labels-idx1-ubyte.gz", o);
 }
 
 // ms per iteration of a full-batch fit, one timing per iteration after 3 warm-ups.

@@ -23,10 +23,12 @@ def run(cmd):
     return parse(subprocess.run(cmd, check=True, capture_output=True, text=True, env=ENV).stdout)
 
 
-def arguments(description):
-    p = argparse.ArgumentParser(description=description)
+def arguments(description, extra=None):
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("build_dir")
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--repeats", type=int, default=40)
     p.add_argument("--json")
+    if extra:
+        extra(p)
     return p.parse_args()

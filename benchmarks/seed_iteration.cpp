@@ -3,7 +3,10 @@
 // five BLAS products an iteration needs, timed alone on the same shapes.
 //
 //   seed_iteration [--repeats N] [--samples M] [--hidden H] [--inputs N] [--precision float|double]
-//                  [--block-kib K]
+//                  [--block-kib K] [--data-dir FASHION_MNIST_DIR] [--products 0|1]
+//
+// With --data-dir the samples are Fashion-MNIST's first M training images (784 inputs) rather
+// than synthetic ones.
 //
 // Prints one line per measurement: "name precision median_ms min_ms max_ms". The driver
 // benchmarks/seed_vs_peers.py runs it interleaved with the peers and computes ratios.
@@ -54,10 +57,11 @@ Stats time_products(const pnn::Dataset<T>& d, std::size_t h, int repeats) {
 }
 
 template <class T>
-void run(const char* precision, std::size_t m, std::size_t n, std::size_t h, int repeats, pnn::Cpu cpu) {
-    const auto d = synthetic<T>(m, n, 10);
+void run(const char* precision, const std::string& dir, std::size_t m, std::size_t n, std::size_t h, int repeats,
+         pnn::Cpu cpu, bool products) {
+    const auto d = workload<T>(dir, m, n);
     report("pnn", precision, time_pnn(d, h, repeats, cpu));
-    report("blas_products", precision, time_products(d, h, repeats));
+    if (products) report("blas_products", precision, time_products(d, h, repeats));
 }
 
 }  // namespace
@@ -65,7 +69,8 @@ void run(const char* precision, std::size_t m, std::size_t n, std::size_t h, int
 int main(int argc, char** argv) {
     int repeats = 50;
     std::size_t m = 5000, n = 400, h = 25;
-    std::string only;
+    std::string only, dir;
+    bool products = true;
     pnn::Cpu cpu;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
@@ -74,6 +79,8 @@ int main(int argc, char** argv) {
         else if (a == "--inputs") n = std::stoul(argv[i + 1]);
         else if (a == "--hidden") h = std::stoul(argv[i + 1]);
         else if (a == "--precision") only = argv[i + 1];
+        else if (a == "--data-dir") dir = argv[i + 1];
+        else if (a == "--products") products = std::string(argv[i + 1]) != "0";
         else if (a == "--block-kib") cpu.block_bytes = std::stoul(argv[i + 1]) * 1024;
         else {
             std::fprintf(stderr, "seed_iteration: unknown option %s\n", argv[i]);
@@ -81,6 +88,6 @@ int main(int argc, char** argv) {
         }
     }
     pnn::Cpu::set_threads(1);
-    if (only.empty() || only == "double") run<double>("float64", m, n, h, repeats, cpu);
-    if (only.empty() || only == "float") run<float>("float32", m, n, h, repeats, cpu);
+    if (only.empty() || only == "double") run<double>("float64", dir, m, n, h, repeats, cpu, products);
+    if (only.empty() || only == "float") run<float>("float32", dir, m, n, h, repeats, cpu, products);
 }

@@ -58,7 +58,7 @@ Shard<T> whole(const Dataset<T>& d) {
 //   reduce_gradient(p, n, c, everywhere)
 //                            the gradient's sum on the rank(s) that update the weights (on
 //                            every rank when everywhere), and the cost's sum c on every rank,
-//                            in one go
+//                            in one go; p[n] is spare room, where c may travel with the gradient
 //   updates_weights()        whether this rank computes the update (every rank with allreduce;
 //                            rank 0 alone with the seed's gather + bcast)
 //   share_weights(p, n)      after the update: every rank gets the updated weights

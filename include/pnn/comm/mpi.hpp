@@ -212,12 +212,21 @@ public:
         });
     }
 
-    // (An MPI_Iallreduce of the cost overlapped with the gradient's allreduce measured slower
-    // here than two blocking calls: Open MPI's nonblocking collectives cost more to start.)
+    // One message for both where it can be: a double gradient carries the cost in its spare
+    // element p[n] (one MPI_Allreduce of n + 1 doubles costs what one of n does; a second call
+    // for the 8-byte cost cost as much again in latency). A float gradient cannot hold the cost
+    // without rounding it, so it takes a second call. (An MPI_Iallreduce of the cost overlapped
+    // with the gradient's measured slower here than two blocking calls.)
     template <class T>
     void reduce_gradient(T* p, std::size_t n, double& cost, bool everywhere) const {
         Watchdog::Watch watch(*handle_->watchdog, "the gradient's reduction (MPI_Allreduce or MPI_Reduce)");
         if (everywhere || !seed_strategy()) {
+            if constexpr (std::is_same_v<T, double>) {
+                p[n] = cost;
+                sum(p, n + 1);
+                cost = p[n];
+                return;
+            }
             sum(p, n);
         } else {
             // The seed's Gather and sum at rank 0, as one MPI_Reduce.

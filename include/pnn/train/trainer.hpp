@@ -48,7 +48,7 @@ public:
         comm_.agree(shape_hash(), "the net's layer sizes and element type");
         comm_.broadcast(net_.parameters(), p);
         theta_ = dev_.template make_buffer<T>(p);
-        grad_ = dev_.template make_buffer<T>(p);
+        grad_ = dev_.template make_buffer<T>(p + 1);  // + the spare element reduce_gradient may use
         velocity_ = dev_.template make_buffer<T>(p);
         mask_ = dev_.template make_buffer<T>(p);
         dev_.copy_in(dev_.data(theta_), net_.parameters(), p);
