@@ -3,7 +3,10 @@
 // five BLAS products an iteration needs, timed alone on the same shapes.
 //
 //   seed_iteration [--repeats N] [--samples M] [--hidden H] [--inputs N] [--precision float|double]
-//                  [--block-kib K] [--data-dir FASHION_MNIST_DIR] [--products 0|1]
+//                  [--block-kib K] [--data-dir FASHION_MNIST_DIR] [--products 0|1] [--recording 0|1]
+//
+// --products 0 leaves out the BLAS products; --recording 1 also times fit with stage timing on
+// ("pnn_recording").
 //
 // With --data-dir the samples are Fashion-MNIST's first M training images (784 inputs) rather
 // than synthetic ones.
@@ -26,9 +29,11 @@ namespace {
 using namespace bench;
 
 // ms per iteration of Trainer::fit, full batch.
+// With record, stage timing is on.
 template <class T>
-Stats time_pnn(const pnn::Dataset<T>& d, std::size_t hidden, int repeats, pnn::Cpu cpu) {
+Stats time_pnn(const pnn::Dataset<T>& d, std::size_t hidden, int repeats, pnn::Cpu cpu, bool record = false) {
     pnn::Trainer<pnn::Mlp<T>> t(pnn::Mlp<T>({d.features(), hidden, 10}, 1), pnn::Local{}, cpu);
+    t.record_stages(record);
     return time_fit(t, d, repeats);
 }
 
@@ -58,9 +63,10 @@ Stats time_products(const pnn::Dataset<T>& d, std::size_t h, int repeats) {
 
 template <class T>
 void run(const char* precision, const std::string& dir, std::size_t m, std::size_t n, std::size_t h, int repeats,
-         pnn::Cpu cpu, bool products) {
+         pnn::Cpu cpu, bool products, bool recording) {
     const auto d = workload<T>(dir, m, n);
     report("pnn", precision, time_pnn(d, h, repeats, cpu));
+    if (recording) report("pnn_recording", precision, time_pnn(d, h, repeats, cpu, true));
     if (products) report("blas_products", precision, time_products(d, h, repeats));
 }
 
@@ -70,7 +76,7 @@ int main(int argc, char** argv) {
     int repeats = 50;
     std::size_t m = 5000, n = 400, h = 25;
     std::string only, dir;
-    bool products = true;
+    bool products = true, recording = false;
     pnn::Cpu cpu;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
@@ -81,6 +87,7 @@ int main(int argc, char** argv) {
         else if (a == "--precision") only = argv[i + 1];
         else if (a == "--data-dir") dir = argv[i + 1];
         else if (a == "--products") products = std::string(argv[i + 1]) != "0";
+        else if (a == "--recording") recording = std::string(argv[i + 1]) != "0";
         else if (a == "--block-kib") cpu.block_bytes = std::stoul(argv[i + 1]) * 1024;
         else {
             std::fprintf(stderr, "seed_iteration: unknown option %s\n", argv[i]);
@@ -88,6 +95,6 @@ int main(int argc, char** argv) {
         }
     }
     pnn::Cpu::set_threads(1);
-    if (only.empty() || only == "double") run<double>("float64", dir, m, n, h, repeats, cpu, products);
-    if (only.empty() || only == "float") run<float>("float32", dir, m, n, h, repeats, cpu, products);
+    if (only.empty() || only == "double") run<double>("float64", dir, m, n, h, repeats, cpu, products, recording);
+    if (only.empty() || only == "float") run<float>("float32", dir, m, n, h, repeats, cpu, products, recording);
 }

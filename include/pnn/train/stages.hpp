@@ -6,6 +6,13 @@
 #include <cstdio>
 #include <string>
 
+// PNN_STAGE_TIMING=0 compiles stage timing out altogether: benchmarks/stage_timing_cost.py
+// builds the same benchmark both ways to show that timing compiled in but switched off costs
+// nothing measurable.
+#ifndef PNN_STAGE_TIMING
+#define PNN_STAGE_TIMING 1
+#endif
+
 namespace pnn {
 
 // Seconds spent per stage, summed over the iterations of the fits recorded.
@@ -44,16 +51,17 @@ struct StageTimes {
 class StageClock {
 public:
     using clock = std::chrono::steady_clock;
-    bool on = false;
+    bool on = false;  // recording was asked for (ignored when compiled out)
     StageTimes times;
 
+    bool recording() const { return PNN_STAGE_TIMING && on; }
     void start() {
-        if (on) last_ = clock::now();
+        if (recording()) last_ = clock::now();
     }
     // device: waits for its queued work first, so that the lap holds that work's time.
     template <class Device>
     void lap(double StageTimes::*stage, const Device& device) {
-        if (!on) return;
+        if (!recording()) return;
         device.synchronize();
         const auto now = clock::now();
         times.*stage += std::chrono::duration<double>(now - last_).count();

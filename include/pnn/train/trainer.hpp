@@ -76,8 +76,9 @@ public:
     D& device() { return dev_; }
 
     // Stage timing of fit (scatter, forward, backprop, wait, reduction, update, bcast, total), off by
-    // default; when off it costs one branch per stage. Times add up over fits until reset;
-    // cost, gradient and accuracy are not recorded.
+    // default; when off it costs one branch per stage, which benchmarks/stage_timing_cost.py
+    // measures against a build without it (PNN_STAGE_TIMING=0, where stages() stays zero).
+    // Times add up over fits until reset; cost, gradient and accuracy are not recorded.
     void record_stages(bool on) { record_ = on; }
     const StageTimes& stages() const { return clock_.times; }
     void reset_stages() { clock_.times = StageTimes{}; }
@@ -150,12 +151,12 @@ public:
             comm_.share_weights(dev_.data(theta_), p);
             lap(&StageTimes::bcast);
             ++step_;
-            if (clock_.on) ++clock_.times.iterations;
+            if (clock_.recording()) ++clock_.times.iterations;
             history.push_back(j);
             on_step(i, j);
         }
         sync_net();
-        if (clock_.on) clock_.times.total += std::chrono::duration<double>(StageClock::clock::now() - started).count();
+        if (clock_.recording()) clock_.times.total += std::chrono::duration<double>(StageClock::clock::now() - started).count();
         return history;
     }
     std::vector<double> fit(const Dataset<T>& data, const Sgd& opt) {
@@ -278,7 +279,7 @@ private:
             m = s.global_rows;
             sum = bp_.accumulate(dev_.data(theta_), x, y, grad);
         }
-        if (clock_.on) {  // time the wait for the slowest rank apart from the reduction itself
+        if (clock_.recording()) {  // time the wait for the slowest rank apart from the reduction itself
             comm_.barrier();
             lap(&StageTimes::wait);
         }
