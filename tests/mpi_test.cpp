@@ -25,11 +25,12 @@ int world_size() {
 }
 
 // max |a - b| / max |b| over all parameters
-double relative_difference(const pnn::Mlp<double>& a, const pnn::Mlp<double>& b) {
+template <class T>
+double relative_difference(const pnn::Mlp<T>& a, const pnn::Mlp<T>& b) {
     double diff = 0, scale = 0;
     for (std::size_t i = 0; i < b.parameter_count(); ++i) {
-        diff = std::max(diff, std::abs(a.parameters()[i] - b.parameters()[i]));
-        scale = std::max(scale, std::abs(b.parameters()[i]));
+        diff = std::max(diff, double(std::abs(a.parameters()[i] - b.parameters()[i])));
+        scale = std::max(scale, double(std::abs(b.parameters()[i])));
     }
     return diff / scale;
 }
@@ -124,6 +125,24 @@ TEST_CASE("reproducible mode: bit-for-bit the same weights as Local, on any numb
         const std::string msg = test::error_of([&] { t.fit(data.slice(lo, hi), settings(0)); });
         CHECK(msg.find("reproducible mode: expected this rank's rows to be whole blocks of 64 rows") !=
               std::string::npos);
+    }
+}
+
+TEST_CASE("float nets: Mpi's costs and weights are Local's up to float rounding") {
+    // float gradients take the cost in a separate sum (it cannot travel in a float slot)
+    const auto data32 = test::blobs<float>(1001, 12, 4, 7);
+    const pnn::Mlp<float> initial32({12, 10, 4}, 3);
+    for (auto reduction : {pnn::Reduction::allreduce, pnn::Reduction::gather_bcast}) {
+        CAPTURE(int(reduction));
+        pnn::Trainer<pnn::Mlp<float>, pnn::Cpu, pnn::Local> local(initial32);
+        pnn::Trainer<pnn::Mlp<float>, pnn::Cpu, Mpi> mpi(initial32, Mpi(MPI_COMM_WORLD, Mpi::Options{reduction}));
+        const auto local_history = local.fit(data32, settings(0));
+        const auto history = mpi.fit(data32, settings(0));
+        CHECK(relative_difference(mpi.net(), local.net()) <= 1e-5);
+        REQUIRE(history.size() == local_history.size());
+        for (std::size_t i = 0; i < history.size(); ++i)
+            CHECK(history[i] == doctest::Approx(local_history[i]).epsilon(1e-5));
+        CHECK(mpi.cost(data32) == doctest::Approx(local.cost(data32)).epsilon(1e-5));
     }
 }
 
