@@ -29,6 +29,7 @@ using namespace bench;
 // pnn::Mpi with its gradient reduction replaced by a bare MPI_Allreduce (the cost is left
 // unsummed: only the time matters here). The Trainer takes any Comm policy.
 struct BareReduction : pnn::Mpi {
+    BareReduction() : pnn::Mpi(MPI_COMM_WORLD) {}
     template <class T>
     void reduce_gradient(T* p, std::size_t n, double&, bool) const {
         MPI_Allreduce(MPI_IN_PLACE, p, int(n), pnn::detail::mpi_type<T>(), MPI_SUM, MPI_COMM_WORLD);

@@ -8,6 +8,7 @@
 #include "pnn/data/idx.hpp"
 #include "pnn/device/device.hpp"
 #include "pnn/device/cpu.hpp"
+#include "pnn/device/cuda.hpp"  // pnn::Cuda, under nvcc only
 #include "pnn/comm/comm.hpp"
 #include "pnn/comm/local.hpp"
 #if __has_include(<mpi.h>)

@@ -62,6 +62,7 @@ Shard<T> whole(const Dataset<T>& d) {
 //   updates_weights()        whether this rank computes the update (every rank with allreduce;
 //                            rank 0 alone with the seed's gather + bcast)
 //   share_weights(p, n)      after the update: every rank gets the updated weights
+//   shares_weights()         whether share_weights sends anything (not with allreduce)
 //   agree(value, what)       throws pnn::error on every rank unless all ranks passed the same
 //                            value (a hash of the net's sizes, say), naming `what`
 //   allgather_bytes(in, out) every rank's bytes, concatenated in rank order, on every rank
@@ -93,6 +94,7 @@ concept Comm = CommFor<C, float> && CommFor<C, double> &&
                    c.at_step(v);
                    { c.size() } -> std::convertible_to<int>;
                    { c.updates_weights() } -> std::convertible_to<bool>;
+                   { c.shares_weights() } -> std::convertible_to<bool>;
                    c.sum(d, n);
                    c.sum(z, n);  // sample counts
                    c.agree(v, "what");

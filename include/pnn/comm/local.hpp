@@ -31,6 +31,7 @@ struct Local {
     template <class T>
     void reduce_gradient(T*, std::size_t, double&, bool) const {}
     bool updates_weights() const { return true; }
+    bool shares_weights() const { return false; }
     void barrier() const {}
     void at_step(std::uint64_t) const {}
     template <class T>

@@ -247,6 +247,7 @@ public:
     void at_step(std::uint64_t step) const { handle_->watchdog->at_step(step); }
 
     bool updates_weights() const { return !seed_strategy() || rank_ == 0; }
+    bool shares_weights() const { return seed_strategy() && size_ > 1; }
 
     template <class T>
     void share_weights(T* p, std::size_t n) const {

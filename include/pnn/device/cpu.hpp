@@ -53,6 +53,11 @@ struct Cpu {
     template <class T>
     using buffer = xt::xtensor<T, 1>;
 
+    // Buffers live in host memory: a communicator reads and writes them in place.
+    static constexpr bool host_memory = true;
+    template <class T>
+    using host_buffer = std::vector<T>;
+
     // Sets the BLAS thread count where the BLAS offers it (OpenBLAS); returns false elsewhere,
     // where OMP_NUM_THREADS or the BLAS's own variable decides.
     static bool set_threads(int threads) {

@@ -6,6 +6,9 @@
 // MatrixRef into the device's own memory; every scalar result (a cost, a count) comes back to the
 // host, and nothing else does inside the training loop.
 //
+// D::host_memory says whether buffers are host memory (Cpu) or not (Cuda): where not, the
+// Trainer stages what a communicator must read through a D::host_buffer<T> (pinned for Cuda).
+//
 // Data: upload(host view) returns an object whose view() is the same matrix in device memory
 // (for Cpu the host view itself, no copy); make_buffer<T>(n) allocates n elements there.
 //
@@ -64,6 +67,7 @@ concept DeviceFor = requires(D d, typename D::template buffer<T>& buf,
 // A device policy: offers every kernel for both element types pnn trains in.
 template <class D>
 concept Device = DeviceFor<D, float> && DeviceFor<D, double> && requires(D d, std::size_t n) {
+    { D::host_memory } -> std::convertible_to<bool>;
     // labels and sample indices live on the device too
     { d.template make_buffer<int>(n) } -> std::same_as<typename D::template buffer<int>>;
     { d.upload(MatrixRef<const int>{}).view() } -> std::same_as<MatrixRef<const int>>;

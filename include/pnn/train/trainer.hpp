@@ -148,7 +148,7 @@ public:
                                    T(opt.learning_rate));
             }
             lap(&StageTimes::update);
-            comm_.share_weights(dev_.data(theta_), p);
+            if (comm_.shares_weights()) on_host(dev_.data(theta_), p, p, [&](T* theta) { comm_.share_weights(theta, p); });
             lap(&StageTimes::bcast);
             ++step_;
             if (clock_.recording()) ++clock_.times.iterations;
@@ -283,9 +283,29 @@ private:
             comm_.barrier();
             lap(&StageTimes::wait);
         }
-        if (grad) comm_.reduce_gradient(grad, net_.parameter_count(), sum, everywhere);
-        else comm_.sum(&sum, 1);
+        if (grad)
+            on_host(grad, net_.parameter_count(), net_.parameter_count() + 1,
+                    [&](T* g) { comm_.reduce_gradient(g, net_.parameter_count(), sum, everywhere); });
+        else
+            comm_.sum(&sum, 1);
         return sum;
+    }
+
+    // Runs f on a host pointer to the n device elements at p (room elements of host space), and
+    // brings back what f wrote: for a device whose memory is not the host's (Cuda) and more than
+    // one rank, through a host buffer; otherwise on p itself. (A CUDA-aware MPI could read
+    // device memory directly; staging works with every MPI.)
+    template <class F>
+    void on_host(T* p, std::size_t n, std::size_t room, F&& f) {
+        if constexpr (D::host_memory) {
+            f(p);
+        } else {
+            if (comm_.size() == 1) return f(p);  // one rank: communicators do not touch the data
+            host_stage_.resize(room);
+            dev_.copy_out(host_stage_.data(), p, n);
+            f(host_stage_.data());
+            dev_.copy_in(p, host_stage_.data(), n);
+        }
     }
 
     // The reproducible mode's sums: the rows are cut into blocks of R (of the dataset, or of the
@@ -402,6 +422,7 @@ private:
     std::size_t order_epoch_ = std::size_t(-1);
     std::uint64_t order_seed_ = 0;
     std::vector<std::size_t> local_index_;
+    typename D::template host_buffer<T> host_stage_;  // what a communicator reads of device memory (on_host)
 };
 
 }  // namespace pnn

@@ -1,0 +1,430 @@
+// defines: pnn::Cuda, the device policy that trains on an NVIDIA GPU: buffers are Thrust device
+// vectors, matrix products go to cuBLAS (one handle per Cuda object, shared by its copies), and
+// the elementwise work runs as Thrust algorithms over the same functors the Cpu policy uses
+// (pnn/nn/functions.hpp, __host__ __device__ under nvcc).
+//
+// Only under nvcc: with another compiler this header defines nothing, and pnn.hpp does not offer
+// pnn::Cuda. Everything stays on the GPU between iterations; the only values that cross the bus
+// inside the training loop are the scalar results the Device concept returns (a block's cost,
+// the L2 term, a count of correct predictions).
+//
+// Every CUDA, cuBLAS and Thrust call is checked; a failure raises pnn::error naming the call.
+#pragma once
+#if defined(__CUDACC__)
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <thrust/device_vector.h>
+#include <thrust/execution_policy.h>
+#include <thrust/fill.h>
+#include <thrust/for_each.h>
+#include <thrust/functional.h>
+#include <thrust/iterator/counting_iterator.h>
+#include <thrust/system_error.h>
+#include <thrust/transform.h>
+#include <thrust/transform_reduce.h>
+
+#include <cstddef>
+#include <memory>
+#include <type_traits>
+#include <vector>
+
+#include "pnn/device/device.hpp"
+#include "pnn/error.hpp"
+#include "pnn/nn/functions.hpp"
+#include "pnn/util/matrix_ref.hpp"
+
+namespace pnn {
+
+namespace detail {
+
+inline void cuda_check(cudaError_t status, const char* call) {
+    if (status != cudaSuccess) fail(call, " failed: ", cudaGetErrorName(status), " (", cudaGetErrorString(status), ")");
+}
+
+inline void cublas_check(cublasStatus_t status, const char* call) {
+    if (status != CUBLAS_STATUS_SUCCESS) fail(call, " failed: ", cublasGetStatusName(status), " (", cublasGetStatusString(status), ")");
+}
+
+// Runs a Thrust algorithm; its errors (thrown as thrust::system_error, or a bad_alloc for device
+// memory) become pnn::error naming the kernel.
+template <class F>
+auto thrust_call(const char* what, F&& f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const thrust::system_error& e) {
+        fail("Thrust (", what, ") failed: ", e.what());
+    } catch (const std::bad_alloc& e) {
+        fail("Thrust (", what, ") could not allocate device memory: ", e.what());
+    }
+}
+
+// The kernels' element functors: each is one thread's work on element (or row) i, reading and
+// writing through raw device pointers; the math itself comes from pnn::fn.
+namespace cuda_kernels {
+
+template <class T>
+struct fill_rows {  // z[i, j] = b[j]
+    T* z;
+    const T* b;
+    std::size_t cols, ld, stride;
+    __device__ void operator()(std::size_t e) const {
+        const std::size_t i = e / cols, j = e % cols;
+        z[i * ld + j] = b[j * stride];
+    }
+};
+
+template <class T>
+struct cost_term {  // softplus(z[i, j]) - (j == y_i ? z[i, j] : 0), in double
+    const T* z;
+    const int* y;
+    std::size_t cols, ld;
+    __device__ double operator()(std::size_t e) const {
+        const std::size_t i = e / cols, j = e % cols;
+        const T v = z[i * ld + j];
+        return double(fn::softplus{}(v)) - (int(j) == y[i] ? double(v) : 0.0);
+    }
+};
+
+template <class T>
+struct output_delta {  // z[i, j] = σ(z[i, j]) - onehot
+    T* z;
+    const int* y;
+    std::size_t cols, ld;
+    __device__ void operator()(std::size_t e) const {
+        const std::size_t i = e / cols, j = e % cols;
+        T& v = z[i * ld + j];
+        v = fn::sigmoid{}(v) - (int(j) == y[i] ? T(1) : T(0));
+    }
+};
+
+template <class T>
+struct gather_rows {  // xb[r, j] = x[index[r], j]
+    const T* x;
+    const std::size_t* index;
+    T* xb;
+    std::size_t cols, ld, ldb;
+    __device__ void operator()(std::size_t e) const {
+        const std::size_t r = e / cols, j = e % cols;
+        xb[r * ldb + j] = x[index[r] * ld + j];
+    }
+};
+
+struct gather_labels {
+    const int* y;
+    const std::size_t* index;
+    int* yb;
+    __device__ void operator()(std::size_t r) const { yb[r] = y[index[r]]; }
+};
+
+template <class T>
+struct finish_gradient {
+    T* g;
+    const T* mask;
+    const T* theta;
+    fn::finish_gradient<T> f;
+    __device__ void operator()(std::size_t i) const { g[i] = f(g[i], mask[i], theta[i]); }
+};
+
+template <class T>
+struct momentum_step {
+    T* theta;
+    T* v;
+    const T* g;
+    fn::momentum_velocity<T> f;
+    __device__ void operator()(std::size_t i) const {
+        v[i] = f(v[i], g[i]);
+        theta[i] += v[i];
+    }
+};
+
+template <class T>
+struct masked_square {
+    const T* mask;
+    const T* theta;
+    __device__ double operator()(std::size_t i) const { return fn::masked_square{}(double(mask[i]), double(theta[i])); }
+};
+
+template <class T>
+struct argmax_row {  // the first index of row i's maximum
+    const T* a;
+    int* out;
+    std::size_t cols, ld;
+    __device__ void operator()(std::size_t i) const {
+        const T* row = a + i * ld;
+        std::size_t best = 0;
+        for (std::size_t j = 1; j < cols; ++j)
+            if (row[j] > row[best]) best = j;
+        out[i] = int(best);
+    }
+};
+
+struct equal_at {
+    const int* a;
+    const int* b;
+    __device__ std::size_t operator()(std::size_t i) const { return a[i] == b[i] ? 1 : 0; }
+};
+
+}  // namespace cuda_kernels
+}  // namespace detail
+
+// Page-locked host memory: copies to and from it run at the bus's full rate (the staging buffer
+// through which an MPI that is not CUDA-aware reads the gradient).
+template <class T>
+struct PinnedAllocator {
+    using value_type = T;
+    PinnedAllocator() = default;
+    template <class U>
+    PinnedAllocator(const PinnedAllocator<U>&) {}
+    T* allocate(std::size_t n) {
+        void* p = nullptr;
+        detail::cuda_check(cudaMallocHost(&p, n * sizeof(T)), "cudaMallocHost");
+        return static_cast<T*>(p);
+    }
+    void deallocate(T* p, std::size_t) { cudaFreeHost(p); }
+    template <class U>
+    bool operator==(const PinnedAllocator<U>&) const {
+        return true;
+    }
+};
+
+struct Cuda {
+    template <class T>
+    using buffer = thrust::device_vector<T>;
+
+    // Device memory is not the host's: the Trainer stages what a communicator must read.
+    static constexpr bool host_memory = false;
+    template <class T>
+    using host_buffer = std::vector<T, PinnedAllocator<T>>;
+
+    // The number of CUDA devices here (0 where there is no driver or no GPU).
+    static int device_count() {
+        int n = 0;
+        return cudaGetDeviceCount(&n) == cudaSuccess ? n : 0;
+    }
+
+    // Trains on GPU `device` (a rank's local rank, say), or on the current one when -1.
+    explicit Cuda(int device = -1) {
+        if (device_count() == 0) detail::fail("pnn::Cuda: expected a CUDA device, found none (cudaGetDeviceCount)");
+        if (device >= 0) detail::cuda_check(cudaSetDevice(device), "cudaSetDevice");
+        detail::cuda_check(cudaGetDevice(&device_), "cudaGetDevice");
+        cublasHandle_t h = nullptr;
+        detail::cublas_check(cublasCreate(&h), "cublasCreate");
+        handle_ = std::shared_ptr<cublasContext>(h, [](cublasHandle_t p) { cublasDestroy(p); });
+        // Full-precision float products (no TF32): float must agree with Cpu to 1e-5.
+        detail::cublas_check(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+        ones_ = std::make_shared<Ones>();
+    }
+
+    int device() const { return device_; }
+
+    // A dataset (or labels) copied to the GPU once; view() is its device matrix.
+    template <class T>
+    struct resident {
+        buffer<std::remove_const_t<T>> data;
+        MatrixRef<const T> ref;
+        MatrixRef<const T> view() const { return ref; }
+    };
+    template <class T>
+    resident<T> upload(MatrixRef<const T> host) const {
+        resident<T> r;
+        if (host.rows == 0 || host.cols == 0) return r;
+        r.data = make_buffer<T>(host.rows * host.cols);
+        T* d = thrust::raw_pointer_cast(r.data.data());
+        if (host.contiguous())
+            copy_in(d, host.data, host.size());
+        else
+            detail::cuda_check(cudaMemcpy2D(d, host.cols * sizeof(T), host.data, host.ld * sizeof(T), host.cols * sizeof(T),
+                                            host.rows, cudaMemcpyHostToDevice),
+                               "cudaMemcpy2D (upload)");
+        r.ref = {d, host.rows, host.cols};
+        return r;
+    }
+
+    template <class T>
+    buffer<T> make_buffer(std::size_t n) const {
+        return detail::thrust_call("allocating a device buffer", [&] { return buffer<T>(n); });
+    }
+    template <class T>
+    T* data(buffer<T>& b) const {
+        return thrust::raw_pointer_cast(b.data());
+    }
+    template <class T>
+    std::size_t size(const buffer<T>& b) const {
+        return b.size();
+    }
+    template <class T>
+    void copy_in(T* dst, const T* src, std::size_t n) const {
+        if (n) detail::cuda_check(cudaMemcpy(dst, src, n * sizeof(T), cudaMemcpyHostToDevice), "cudaMemcpy (host to device)");
+    }
+    template <class T>
+    void copy_out(T* dst, const T* src, std::size_t n) const {
+        if (n) detail::cuda_check(cudaMemcpy(dst, src, n * sizeof(T), cudaMemcpyDeviceToHost), "cudaMemcpy (device to host)");
+    }
+    template <class T>
+    void fill(T* p, std::size_t n, T value) const {
+        detail::thrust_call("fill", [&] { thrust::fill_n(thrust::device, p, n, value); });
+    }
+    template <class T>
+    void add(T* p, const T* q, std::size_t n) const {
+        detail::thrust_call("add", [&] { thrust::transform(thrust::device, p, p + n, q, p, thrust::plus<T>()); });
+    }
+
+    // One block is the whole batch, up to this many rows: a GPU wants all the rows at once, and
+    // each block returns its cost to the host (one synchronisation per block).
+    std::size_t max_block_rows = std::size_t(1) << 16;
+    std::size_t block_rows(std::size_t) const { return max_block_rows; }
+
+    // C = α op(A) op(B) + β C, all row-major. cuBLAS is column-major, where a row-major matrix
+    // reads as its transpose: C^T = op(B)^T op(A)^T, so B and A swap places.
+    template <class T>
+    void gemm(bool trans_a, bool trans_b, T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta,
+              MatrixRef<T> c) const {
+        const int m = int(c.rows), n = int(c.cols), k = int(trans_a ? a.rows : a.cols);
+        if (m == 0 || n == 0) return;
+        const auto ta = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+        if constexpr (std::is_same_v<T, double>)
+            detail::cublas_check(cublasDgemm(handle_.get(), tb, ta, n, m, k, &alpha, b.data, int(b.ld), a.data, int(a.ld),
+                                             &beta, c.data, int(c.ld)),
+                                 "cublasDgemm");
+        else
+            detail::cublas_check(cublasSgemm(handle_.get(), tb, ta, n, m, k, &alpha, b.data, int(b.ld), a.data, int(a.ld),
+                                             &beta, c.data, int(c.ld)),
+                                 "cublasSgemm");
+    }
+
+    template <class T>
+    void fill_rows(MatrixRef<T> z, VectorRef<const T> bias) const {
+        for_each_index("fill_rows", z.size(), detail::cuda_kernels::fill_rows<T>{z.data, bias.data, z.cols, z.ld, bias.stride});
+    }
+
+    template <class T>
+    void sigmoid(MatrixRef<T> z) const {
+        T* p = dense(z);
+        detail::thrust_call("sigmoid", [&] { thrust::transform(thrust::device, p, p + z.size(), p, fn::sigmoid{}); });
+    }
+
+    // J = Σ softplus(z) - z[i, y_i] (read first), then z becomes σ(z) - onehot(y): the one value
+    // per block that crosses the bus.
+    template <class T>
+    double output_delta(MatrixRef<T> z, const int* labels) const {
+        const std::size_t n = z.size();
+        if (n == 0) return 0;
+        const double cost = detail::thrust_call("output_delta (cost)", [&] {
+            return thrust::transform_reduce(thrust::device, thrust::counting_iterator<std::size_t>(0),
+                                            thrust::counting_iterator<std::size_t>(n),
+                                            detail::cuda_kernels::cost_term<T>{z.data, labels, z.cols, z.ld}, 0.0,
+                                            thrust::plus<double>());
+        });
+        for_each_index("output_delta", n, detail::cuda_kernels::output_delta<T>{z.data, labels, z.cols, z.ld});
+        return cost;
+    }
+
+    template <class T>
+    void times_sigmoid_grad(MatrixRef<T> d, MatrixRef<const T> a) const {
+        T* pd = dense(d);
+        const T* pa = dense(a);
+        detail::thrust_call("times_sigmoid_grad", [&] {
+            thrust::transform(thrust::device, pd, pd + d.size(), pa, pd, fn::times_sigmoid_grad{});
+        });
+    }
+
+    // out += Σ_rows d, as one cuBLAS matrix-vector product with a vector of ones: d read
+    // column-major is d^T (cols x rows), and d^T 1 is the column sums; out is strided.
+    template <class T>
+    void add_column_sums(MatrixRef<const T> d, VectorRef<T> out) const {
+        if (d.rows == 0 || d.cols == 0) return;
+        const T* one = ones<T>(d.rows);
+        const T alpha = 1, beta = 1;
+        if constexpr (std::is_same_v<T, double>)
+            detail::cublas_check(cublasDgemv(handle_.get(), CUBLAS_OP_N, int(d.cols), int(d.rows), &alpha, d.data, int(d.ld),
+                                             one, 1, &beta, out.data, int(out.stride)),
+                                 "cublasDgemv");
+        else
+            detail::cublas_check(cublasSgemv(handle_.get(), CUBLAS_OP_N, int(d.cols), int(d.rows), &alpha, d.data, int(d.ld),
+                                             one, 1, &beta, out.data, int(out.stride)),
+                                 "cublasSgemv");
+    }
+
+    template <class T>
+    void gather_rows(MatrixRef<const T> x, const int* y, const std::size_t* index, MatrixRef<T> xb, int* yb) const {
+        for_each_index("gather_rows", xb.size(), detail::cuda_kernels::gather_rows<T>{x.data, index, xb.data, x.cols, x.ld, xb.ld});
+        for_each_index("gather_rows (labels)", xb.rows, detail::cuda_kernels::gather_labels{y, index, yb});
+    }
+
+    template <class T>
+    void finish_gradient(T* g, const T* mask, const T* theta, std::size_t n, T inv_m, T lambda_over_m) const {
+        for_each_index("finish_gradient", n,
+                       detail::cuda_kernels::finish_gradient<T>{g, mask, theta, {{}, inv_m, lambda_over_m}});
+    }
+
+    template <class T>
+    void momentum_step(T* theta, T* velocity, const T* g, std::size_t n, T momentum, T learning_rate) const {
+        for_each_index("momentum_step", n,
+                       detail::cuda_kernels::momentum_step<T>{theta, velocity, g, {{}, momentum, learning_rate}});
+    }
+
+    template <class T>
+    double masked_sum_squares(const T* mask, const T* theta, std::size_t n) const {
+        return detail::thrust_call("masked_sum_squares", [&] {
+            return thrust::transform_reduce(thrust::device, thrust::counting_iterator<std::size_t>(0),
+                                            thrust::counting_iterator<std::size_t>(n),
+                                            detail::cuda_kernels::masked_square<T>{mask, theta}, 0.0, thrust::plus<double>());
+        });
+    }
+
+    template <class T>
+    void argmax_rows(MatrixRef<const T> a, int* out) const {
+        for_each_index("argmax_rows", a.rows, detail::cuda_kernels::argmax_row<T>{a.data, out, a.cols, a.ld});
+    }
+
+    std::size_t count_equal(const int* a, const int* b, std::size_t n) const {
+        return detail::thrust_call("count_equal", [&] {
+            return thrust::transform_reduce(thrust::device, thrust::counting_iterator<std::size_t>(0),
+                                            thrust::counting_iterator<std::size_t>(n), detail::cuda_kernels::equal_at{a, b},
+                                            std::size_t(0), thrust::plus<std::size_t>());
+        });
+    }
+
+    void synchronize() const { detail::cuda_check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
+
+private:
+    template <class F>
+    static void for_each_index(const char* what, std::size_t n, F f) {
+        if (n == 0) return;
+        detail::thrust_call(what, [&] {
+            thrust::for_each(thrust::device, thrust::counting_iterator<std::size_t>(0), thrust::counting_iterator<std::size_t>(n), f);
+        });
+    }
+
+    // The elementwise kernels read a block as one flat range: pnn's activations are dense.
+    template <class T>
+    static T* dense(MatrixRef<T> m) {
+        if (!m.contiguous()) detail::fail("internal: Cuda kernel given a strided block (ld ", m.ld, " != cols ", m.cols, ")");
+        return m.data;
+    }
+
+    // A device vector of ones for add_column_sums, grown to the longest block and then reused, so
+    // that nothing is allocated inside the training loop; shared by copies, like the handle.
+    struct Ones {
+        buffer<float> f;
+        buffer<double> d;
+    };
+    template <class T>
+    const T* ones(std::size_t n) const {
+        buffer<T>& v = [&]() -> buffer<T>& {
+            if constexpr (std::is_same_v<T, double>) return ones_->d;
+            else return ones_->f;
+        }();
+        if (v.size() < n) detail::thrust_call("allocating ones", [&] { v.assign(n, T(1)); });
+        return thrust::raw_pointer_cast(v.data());
+    }
+
+    int device_ = 0;
+    std::shared_ptr<cublasContext> handle_;
+    std::shared_ptr<Ones> ones_;
+};
+
+static_assert(Device<Cuda>);
+
+}  // namespace pnn
+#endif
