@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <pnn/pnn.hpp>
 #include <string>
 #include <vector>
@@ -22,6 +23,7 @@ struct Options {
     std::string precision = "double";
     int threads = 1;
     std::size_t print_every = 1;
+    std::string device = "cpu";
 };
 
 // A command-line check with a message that says what was expected and what was found.
@@ -82,6 +84,15 @@ inline void add_options(CLI::App& app, Options& o) {
     app.add_option("--print-every", o.print_every, "print the cost every N iterations (0 = never)")
         ->capture_default_str()
         ->check(count);
+#if defined(__CUDACC__)
+    app.add_option("--device", o.device, "cpu, or cuda (one GPU per rank: the local rank's)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"cpu", "cuda"}));
+#else
+    app.add_option("--device", o.device, "cpu (cuda in the programs built with nvcc: *_cuda)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"cpu"}));
+#endif
 }
 
 // Parses; returns -1 to go on, else the exit status (0 after --help, 2 after a usage error).
@@ -105,10 +116,10 @@ inline std::string labels_of(const Options& o, const std::string& split) {
     return o.data_dir + "/" + split + "-labels-idx1-ubyte.gz";
 }
 
-// Trains with any communicator; load(split, n) gives this rank's rows of the first n samples
-// (0 = all). Only the rank that speaks prints.
-template <class T, class C, class Load>
-int train(const Options& o, C comm, Load&& load) {
+// Trains with any communicator on any device; load(split, n) gives this rank's rows of the first
+// n samples (0 = all). Only the rank that speaks prints.
+template <class T, class C, class Load, class D>
+int train_on(const Options& o, C comm, Load&& load, D device) {
     using clock = std::chrono::steady_clock;
     const bool speak = comm.rank() == 0;
     const pnn::Dataset<T> train_set = load(std::string("train"), o.train_samples);
@@ -118,7 +129,7 @@ int train(const Options& o, C comm, Load&& load) {
     std::vector<std::size_t> sizes{pnn::load_idx_images<T>(images_of(o, "t10k"), {0, 1}).shape(1)};
     sizes.insert(sizes.end(), o.hidden.begin(), o.hidden.end());
     sizes.push_back(10);
-    pnn::Trainer<pnn::Mlp<T>, pnn::Cpu, C> trainer(pnn::Mlp<T>(sizes, o.weight_seed), comm);
+    pnn::Trainer<pnn::Mlp<T>, D, C> trainer(pnn::Mlp<T>(sizes, o.weight_seed), comm, std::move(device));
     trainer.record_stages(true);
 
     std::size_t train_total = train_set.size(), test_total = test_set.size();
@@ -160,6 +171,22 @@ int train(const Options& o, C comm, Load&& load) {
         std::printf("where the time went (rank 0):\n%s", trainer.stages().table().c_str());
     }
     return 0;
+}
+
+// The device --device names: Cpu, or (built with nvcc) the GPU of this rank's local rank, as
+// mpirun or srun number them on each host.
+template <class T, class C, class Load>
+int train(const Options& o, C comm, Load&& load) {
+#if defined(__CUDACC__)
+    if (o.device == "cuda") {
+        int local = -1;
+        for (const char* v : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"})
+            if (const char* s = std::getenv(v)) local = std::atoi(s);
+        const int count = pnn::Cuda::device_count();
+        return train_on<T>(o, comm, load, pnn::Cuda(local >= 0 && count > 0 ? local % count : -1));
+    }
+#endif
+    return train_on<T>(o, comm, load, pnn::Cpu{});
 }
 
 }  // namespace example
