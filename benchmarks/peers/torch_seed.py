@@ -10,13 +10,13 @@ import time
 import torch
 
 
-def run(dtype, m, n, h, k, repeats):
+def run(dtype, m, n, h, k, repeats, device="cpu"):
     g = torch.Generator().manual_seed(1)
-    x = torch.rand(m, n, generator=g, dtype=dtype)
-    y = torch.arange(m) % k
+    x = torch.rand(m, n, generator=g, dtype=dtype).to(device)
+    y = (torch.arange(m) % k).to(device)
     onehot = torch.nn.functional.one_hot(y, k).to(dtype)
-    w1 = ((torch.rand(h, n + 1, generator=g, dtype=dtype) * 2 - 1) * 0.12).requires_grad_()
-    w2 = ((torch.rand(k, h + 1, generator=g, dtype=dtype) * 2 - 1) * 0.12).requires_grad_()
+    w1 = ((torch.rand(h, n + 1, generator=g, dtype=dtype) * 2 - 1) * 0.12).to(device).requires_grad_()
+    w2 = ((torch.rand(k, h + 1, generator=g, dtype=dtype) * 2 - 1) * 0.12).to(device).requires_grad_()
     lr = 0.1
     times = []
     for r in range(repeats + 3):
@@ -44,13 +44,15 @@ def main():
     p.add_argument("--inputs", type=int, default=400)
     p.add_argument("--hidden", type=int, default=25)
     p.add_argument("--precision", choices=["double", "float"])
+    p.add_argument("--device", default="cpu", help="cpu, or cuda (the data on the GPU, as pnn::Cuda holds it)")
     a = p.parse_args()
     torch.set_num_threads(1)
     for name, dtype in (("float64", torch.float64), ("float32", torch.float32)):
         if a.precision and name != {"double": "float64", "float": "float32"}[a.precision]:
             continue
-        med, lo, hi = run(dtype, a.samples, a.inputs, a.hidden, 10, a.repeats)
-        print(f"torch {name} {med:.4f} {lo:.4f} {hi:.4f}", flush=True)
+        med, lo, hi = run(dtype, a.samples, a.inputs, a.hidden, 10, a.repeats, a.device)
+        label = "torch" if a.device == "cpu" else "torch_" + a.device
+        print(f"{label} {name} {med:.4f} {lo:.4f} {hi:.4f}", flush=True)
 
 
 if __name__ == "__main__":
