@@ -49,11 +49,13 @@ pnn::Dataset<T> workload(const std::string& dir, std::size_t m, std::size_t n) {
     return pnn::load_idx<T>(dir + "/train-images-idx3-ubyte.gz", dir + "/train-labels-idx1-ubyte.gz", o);
 }
 
-// ms per iteration of a full-batch fit, one timing per iteration after 3 warm-ups.
+// ms per iteration of a fit (full batch, or mini-batches of `batch`), one timing per iteration
+// after 3 warm-ups; each iteration's cost comes back to the host (for Cuda: one sync per step).
 template <class Trainer, class T>
-Stats time_fit(Trainer& t, const pnn::Dataset<T>& d, int repeats) {
+Stats time_fit(Trainer& t, const pnn::Dataset<T>& d, int repeats, std::size_t batch = 0) {
     pnn::Sgd opt;
     opt.learning_rate = 0.1;
+    opt.batch_size = batch;
     opt.iterations = std::size_t(repeats) + 3;
     std::vector<double> ms;
     auto last = clock_type::now();

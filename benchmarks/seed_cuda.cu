@@ -16,23 +16,6 @@ namespace {
 
 using namespace bench;
 
-// ms per mini-batch step (the cost of each step comes back to the host: one sync per step).
-template <class Trainer, class T>
-Stats time_steps(Trainer& t, const pnn::Dataset<T>& d, std::size_t batch, int repeats) {
-    pnn::Sgd opt;
-    opt.learning_rate = 0.1;
-    opt.batch_size = batch;
-    opt.iterations = std::size_t(repeats) + 3;
-    std::vector<double> ms;
-    auto last = clock_type::now();
-    t.fit(d, opt, [&](std::size_t i, double) {
-        const auto now = clock_type::now();
-        if (i > 3) ms.push_back(std::chrono::duration<double, std::milli>(now - last).count());
-        last = now;
-    });
-    return stats(ms);
-}
-
 // The products of one step of a net with layer sizes s over B rows, each timed with the device
 // synchronised around the whole set.
 Stats time_products(const std::vector<std::size_t>& s, std::size_t rows, int repeats) {
@@ -94,7 +77,7 @@ int main(int argc, char** argv) {
         const std::vector<std::size_t> sizes{784, 1024, 1024, 10};
         const auto d = workload<float>(dir, 60000, 784);
         pnn::Trainer<pnn::Mlp<float>, pnn::Cuda> t(pnn::Mlp<float>(sizes, 1), pnn::Local{}, pnn::Cuda{});
-        report("pnn_cuda_step", "float32", time_steps(t, d, 4096, repeats));
+        report("pnn_cuda_step", "float32", time_fit(t, d, repeats, 4096));
         report("cublas_products", "float32", time_products(sizes, 4096, repeats));
     }
 }

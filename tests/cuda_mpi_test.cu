@@ -34,12 +34,7 @@ void same_model() {
     const auto data = test::blobs<T>(1001, 12, 4, 7);
     const pnn::Mlp<T> initial({12, 10, 6, 4}, 3);
     for (std::size_t batch : {std::size_t(0), std::size_t(128)}) {
-        pnn::Sgd opt;
-        opt.learning_rate = 0.5;
-        opt.iterations = 20;
-        opt.batch_size = batch;
-        opt.momentum = batch ? 0.9 : 0.0;
-        opt.lambda = 0.05;
+        const pnn::Sgd opt = test::sgd_settings(batch, 20, 9);
         pnn::Trainer<pnn::Mlp<T>, pnn::Cuda, pnn::Local> local(initial, pnn::Local{}, pnn::Cuda(local_device()));
         const auto local_history = local.fit(data, opt);
         for (auto reduction : {pnn::Reduction::allreduce, pnn::Reduction::gather_bcast}) {

@@ -28,17 +28,7 @@ double relative(const T* a, const T* b, std::size_t n) {
     return scale > 0 ? diff / scale : diff;
 }
 
-template <class T>
-pnn::Sgd settings(std::size_t batch) {
-    pnn::Sgd opt;
-    opt.learning_rate = 0.5;
-    opt.iterations = 25;
-    opt.batch_size = batch;
-    opt.momentum = batch ? 0.9 : 0.0;
-    opt.lambda = 0.05;
-    opt.seed = 5;
-    return opt;
-}
+pnn::Sgd settings(std::size_t batch) { return test::sgd_settings(batch, 25, 5); }
 
 template <class T>
 void agrees_with_cpu() {
@@ -54,8 +44,8 @@ void agrees_with_cpu() {
         for (std::size_t l = 0; l < gc.size(); ++l) CHECK(relative(gg[l].data(), gc[l].data(), gc[l].size()) <= tolerance<T>);
         for (std::size_t batch : {std::size_t(0), std::size_t(96)}) {
             CAPTURE(batch);
-            const auto hc = cpu.fit(data, settings<T>(batch));
-            const auto hg = gpu.fit(data, settings<T>(batch));
+            const auto hc = cpu.fit(data, settings(batch));
+            const auto hg = gpu.fit(data, settings(batch));
             REQUIRE(hc.size() == hg.size());
             for (std::size_t i = 0; i < hc.size(); ++i) CHECK(hg[i] == doctest::Approx(hc[i]).epsilon(tolerance<T> * 10));
             CHECK(relative(gpu.net().parameters(), cpu.net().parameters(), net.parameter_count()) <= tolerance<T> * 10);

@@ -39,16 +39,7 @@ double relative_difference(const pnn::Mlp<T>& a, const pnn::Mlp<T>& b) {
 const pnn::Dataset<double> data = test::blobs<double>(1001, 12, 4, 7);
 const pnn::Mlp<double> initial({12, 10, 6, 4}, 3);
 
-pnn::Sgd settings(std::size_t batch) {
-    pnn::Sgd opt;
-    opt.learning_rate = 0.5;
-    opt.iterations = 30;
-    opt.batch_size = batch;
-    opt.momentum = batch ? 0.9 : 0.0;
-    opt.lambda = 0.05;
-    opt.seed = 9;
-    return opt;
-}
+pnn::Sgd settings(std::size_t batch) { return test::sgd_settings(batch, 30, 9); }
 
 // What each rank passes for a placement: everything, rank 0 alone, or its own rows.
 pnn::Dataset<double> as_passed(pnn::Placement placement, const char* how, const Mpi& comm) {

@@ -60,6 +60,19 @@ double reference_cost(const pnn::Mlp<T>& net, const pnn::Dataset<T>& d, double l
     return j + lambda / (2.0 * double(d.size())) * reg;
 }
 
+// The training settings the equivalence tests share: learning rate 0.5, L2 0.05, full batch
+// (batch 0) or mini-batches with momentum 0.9.
+inline pnn::Sgd sgd_settings(std::size_t batch, std::size_t iterations, std::uint64_t seed) {
+    pnn::Sgd opt;
+    opt.learning_rate = 0.5;
+    opt.iterations = iterations;
+    opt.batch_size = batch;
+    opt.momentum = batch ? 0.9 : 0.0;
+    opt.lambda = 0.05;
+    opt.seed = seed;
+    return opt;
+}
+
 // Runs f and returns the pnn::error message it throws ("" if it throws none).
 template <class F>
 std::string error_of(F&& f) {

@@ -7,10 +7,11 @@ Run under mpirun; rank 0 prints "numpy_mpi PRECISION median_ms min_ms max_ms".
   mpirun -np 2 numpy_mpi_seed.py [--repeats 40] [--precision double|float]
 """
 import argparse
-import time
 
 import numpy as np
 from mpi4py import MPI
+
+from timing import report, time_steps
 
 
 def sigmoid(z):
@@ -31,10 +32,8 @@ def run(dtype, m, n, h, k, repeats, comm):
     g1 = grad[: h * (n + 1)].reshape(h, n + 1)
     g2 = grad[h * (n + 1): -1].reshape(k, h + 1)
     lr = 0.1
-    times = []
-    for r in range(repeats + 3):
-        comm.Barrier()
-        start = time.perf_counter()
+
+    def step():
         a1 = sigmoid(x @ w1[:, 1:].T + w1[:, 0])
         a2 = sigmoid(a1 @ w2[:, 1:].T + w2[:, 0])
         cost = -np.sum(onehot * np.log(a2) + (1 - onehot) * np.log(1 - a2))
@@ -46,12 +45,9 @@ def run(dtype, m, n, h, k, repeats, comm):
         g1[:, 1:] = d1.T @ x
         grad[-1] = cost
         comm.Allreduce(MPI.IN_PLACE, grad, op=MPI.SUM)  # gradient and cost, one message
-        theta -= (lr / m) * grad[:-1]
-        if r >= 3:
-            times.append((time.perf_counter() - start) * 1e3)
-    times.sort()
-    return times[len(times) // 2], times[0], times[-1]
+        theta[:] -= (lr / m) * grad[:-1]
 
+    return time_steps(step, repeats, before=comm.Barrier)
 
 def main():
     p = argparse.ArgumentParser()
@@ -61,9 +57,9 @@ def main():
     a = p.parse_args()
     dtype = np.float64 if a.precision == "double" else np.float32
     comm = MPI.COMM_WORLD
-    med, lo, hi = run(dtype, a.samples, 400, 25, 10, a.repeats, comm)
+    stats = run(dtype, a.samples, 400, 25, 10, a.repeats, comm)
     if comm.Get_rank() == 0:
-        print(f"numpy_mpi {'float64' if dtype == np.float64 else 'float32'} {med:.4f} {lo:.4f} {hi:.4f}", flush=True)
+        report("numpy_mpi", "float64" if dtype == np.float64 else "float32", stats)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,11 @@ Rank 0 prints "torch_ddp PRECISION median_ms min_ms max_ms".
 """
 import argparse
 import os
-import time
 
 import torch
 import torch.distributed as dist
+
+from timing import report, time_steps
 
 
 class Seed(torch.nn.Module):
@@ -34,22 +35,17 @@ def run(dtype, m, n, h, k, repeats, rank, size):
     onehot = torch.nn.functional.one_hot(y, k).to(dtype)
     model = torch.nn.parallel.DistributedDataParallel(Seed(n, h, k, dtype, g))
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    times = []
-    for r in range(repeats + 3):
-        dist.barrier()
-        start = time.perf_counter()
+
+    def step():
         opt.zero_grad(set_to_none=True)
         # DDP averages gradients over ranks: the local sum over this rank's rows / m * size gives
         # the global mean gradient after averaging.
         cost = torch.nn.functional.binary_cross_entropy_with_logits(model(x), onehot, reduction="sum") * (size / m)
         cost.backward()
         opt.step()
-        c = cost.item()
-        if r >= 3:
-            times.append((time.perf_counter() - start) * 1e3)
-    times.sort()
-    return times[len(times) // 2], times[0], times[-1]
+        cost.item()
 
+    return time_steps(step, repeats, before=dist.barrier)
 
 def main():
     p = argparse.ArgumentParser()
@@ -65,9 +61,9 @@ def main():
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=size)
     dtype = torch.float64 if a.precision == "double" else torch.float32
-    med, lo, hi = run(dtype, a.samples, 400, 25, 10, a.repeats, rank, size)
+    stats = run(dtype, a.samples, 400, 25, 10, a.repeats, rank, size)
     if rank == 0:
-        print(f"torch_ddp {'float64' if a.precision == 'double' else 'float32'} {med:.4f} {lo:.4f} {hi:.4f}", flush=True)
+        report("torch_ddp", "float64" if a.precision == "double" else "float32", stats)
     dist.destroy_process_group()
 
 

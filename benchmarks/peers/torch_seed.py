@@ -5,9 +5,10 @@
 Prints "torch PRECISION median_ms min_ms max_ms" per precision, like seed_iteration.
 """
 import argparse
-import time
 
 import torch
+
+from timing import report, time_steps
 
 
 def run(dtype, m, n, h, k, repeats, device="cpu"):
@@ -18,9 +19,8 @@ def run(dtype, m, n, h, k, repeats, device="cpu"):
     w1 = ((torch.rand(h, n + 1, generator=g, dtype=dtype) * 2 - 1) * 0.12).to(device).requires_grad_()
     w2 = ((torch.rand(k, h + 1, generator=g, dtype=dtype) * 2 - 1) * 0.12).to(device).requires_grad_()
     lr = 0.1
-    times = []
-    for r in range(repeats + 3):
-        start = time.perf_counter()
+
+    def step():
         a1 = torch.sigmoid(torch.addmm(w1[:, 0], x, w1[:, 1:].t()))
         z2 = torch.addmm(w2[:, 0], a1, w2[:, 1:].t())
         cost = torch.nn.functional.binary_cross_entropy_with_logits(z2, onehot, reduction="sum") / m
@@ -28,14 +28,11 @@ def run(dtype, m, n, h, k, repeats, device="cpu"):
         w2.grad = None
         cost.backward()
         with torch.no_grad():
-            w1 -= lr * w1.grad
-            w2 -= lr * w2.grad
-        c = cost.item()  # the cost of every iteration, as pnn's fit records it
-        if r >= 3:
-            times.append((time.perf_counter() - start) * 1e3)
-    times.sort()
-    return times[len(times) // 2], times[0], times[-1]
+            w1.sub_(lr * w1.grad)
+            w2.sub_(lr * w2.grad)
+        cost.item()  # the cost of every iteration, as pnn's fit records it
 
+    return time_steps(step, repeats)
 
 def main():
     p = argparse.ArgumentParser()
@@ -50,9 +47,8 @@ def main():
     for name, dtype in (("float64", torch.float64), ("float32", torch.float32)):
         if a.precision and name != {"double": "float64", "float": "float32"}[a.precision]:
             continue
-        med, lo, hi = run(dtype, a.samples, a.inputs, a.hidden, 10, a.repeats, a.device)
         label = "torch" if a.device == "cpu" else "torch_" + a.device
-        print(f"{label} {name} {med:.4f} {lo:.4f} {hi:.4f}", flush=True)
+        report(label, name, run(dtype, a.samples, a.inputs, a.hidden, 10, a.repeats, a.device))
 
 
 if __name__ == "__main__":
