@@ -24,6 +24,9 @@ struct Options {
     int threads = 1;
     std::size_t print_every = 1;
     std::string device = "cpu";
+    std::string data_file;     // a .mat dataset (X, y) instead of the IDX files (mnist_nn only)
+    std::string weights_file;  // a .mat net (Theta1, Theta2, ...) to start from (mnist_nn only)
+    bool zero_based = false;   // .mat labels are classes as they are, not the seed's 1..10
 };
 
 // A command-line check with a message that says what was expected and what was found.
@@ -125,11 +128,18 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
     const pnn::Dataset<T> train_set = load(std::string("train"), o.train_samples);
     const pnn::Dataset<T> test_set = load(std::string("t10k"), o.test_samples);
 
-    // The input width from the file's header (one test image), since a rank may hold no rows.
-    std::vector<std::size_t> sizes{pnn::load_idx_images<T>(images_of(o, "t10k"), {0, 1}).shape(1)};
-    sizes.insert(sizes.end(), o.hidden.begin(), o.hidden.end());
-    sizes.push_back(10);
-    pnn::Trainer<pnn::Mlp<T>, D, C> trainer(pnn::Mlp<T>(sizes, o.weight_seed), comm, std::move(device));
+    // The net: from a .mat file, or new with the input width from the IDX header (one test
+    // image: a rank may hold no rows), the hidden layers asked for and 10 outputs.
+    pnn::Mlp<T> net = [&] {
+        if (!o.weights_file.empty()) return pnn::load_mat_net<T>(o.weights_file);
+        std::vector<std::size_t> sizes{o.data_file.empty() ? pnn::load_idx_images<T>(images_of(o, "t10k"), {0, 1}).shape(1)
+                                                           : train_set.features()};
+        sizes.insert(sizes.end(), o.hidden.begin(), o.hidden.end());
+        sizes.push_back(10);
+        return pnn::Mlp<T>(sizes, o.weight_seed);
+    }();
+    const std::vector<std::size_t> sizes = net.sizes();
+    pnn::Trainer<pnn::Mlp<T>, D, C> trainer(std::move(net), comm, std::move(device));
     trainer.record_stages(true);
 
     std::size_t train_total = train_set.size(), test_total = test_set.size();
@@ -142,6 +152,12 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
         std::printf("net %s (%s), %zu training and %zu test samples, %s, learning rate %g, %zu iterations%s\n",
                     shape.c_str(), o.precision.c_str(), train_total, test_total, batch.c_str(), o.sgd.learning_rate,
                     o.sgd.iterations, comm.size() > 1 ? (", " + std::to_string(comm.size()) + " ranks").c_str() : "");
+
+    if (!o.weights_file.empty()) {  // the seed's course first evaluates the given weights
+        const double cost = trainer.cost(train_set, o.sgd.lambda), accuracy = trainer.accuracy(train_set);
+        if (speak) std::printf("Cost at given weights: %.6f\nTraining set accuracy at given weights: %.2f%%\n", cost, 100 * accuracy);
+        if (o.sgd.iterations == 0) return 0;
+    }
 
     pnn::Progress progress(o.sgd.iterations, "training", speak && ::isatty(STDERR_FILENO));
     std::vector<double> seconds;  // per iteration, for the median
@@ -159,9 +175,13 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
     const double total = std::chrono::duration<double>(clock::now() - start).count();
     progress.finish();
 
-    const double train_accuracy = trainer.accuracy(train_set), test_accuracy = trainer.accuracy(test_set);
+    const double train_accuracy = trainer.accuracy(train_set);
+    const double test_accuracy = test_total > 0 ? trainer.accuracy(test_set) : 0;  // a .mat file has no test set
     if (speak) {
-        std::printf("train accuracy %.2f%%, test accuracy %.2f%%\n", 100 * train_accuracy, 100 * test_accuracy);
+        if (test_total > 0)
+            std::printf("train accuracy %.2f%%, test accuracy %.2f%%\n", 100 * train_accuracy, 100 * test_accuracy);
+        else
+            std::printf("train accuracy %.2f%%\n", 100 * train_accuracy);
         if (!seconds.empty()) {
             std::sort(seconds.begin(), seconds.end());
             std::printf("time per iteration: %.3f ms median, %.3f ms mean (%zu iterations, %.2f s)\n",

@@ -147,6 +147,115 @@ TEST_CASE("IDX: bad files raise pnn::error naming the file and the problem") {
     contains_at(__LINE__, load_error(scratch.dir.string(), good_labels), "expected a regular image file");
 }
 
+// A .mat (v5) file written with matio: each variable a double matrix given row by row (as one
+// reads it), stored column-major (as MATLAB does).
+struct MatVar {
+    std::string name;
+    std::size_t rows, cols;
+    std::vector<double> row_major;
+};
+std::string write_mat(const std::string& name, const std::vector<MatVar>& vars) {
+    const std::string path = scratch / name;
+    mat_t* m = Mat_CreateVer(path.c_str(), nullptr, MAT_FT_MAT5);
+    REQUIRE(m);
+    for (const auto& v : vars) {
+        std::vector<double> col_major(v.rows * v.cols);
+        for (std::size_t i = 0; i < v.rows; ++i)
+            for (std::size_t j = 0; j < v.cols; ++j) col_major[i + j * v.rows] = v.row_major[i * v.cols + j];
+        std::size_t dims[2] = {v.rows, v.cols};
+        matvar_t* var = Mat_VarCreate(v.name.c_str(), MAT_C_DOUBLE, MAT_T_DOUBLE, 2, dims, col_major.data(), 0);
+        REQUIRE(var);
+        REQUIRE(Mat_VarWrite(m, var, MAT_COMPRESSION_NONE) == 0);
+        Mat_VarFree(var);
+    }
+    Mat_Close(m);
+    return path;
+}
+
+// value(i, j) = 10 i + j: a transposed read shows as the wrong value at the wrong place.
+MatVar numbered(const std::string& name, std::size_t rows, std::size_t cols, double scale = 1) {
+    MatVar v{name, rows, cols, {}};
+    for (std::size_t i = 0; i < rows; ++i)
+        for (std::size_t j = 0; j < cols; ++j) v.row_major.push_back(scale * double(10 * i + j));
+    return v;
+}
+
+TEST_CASE(".mat: a dataset from X and y, column-major read right, the seed's 1-based labels") {
+    const auto path = write_mat("data.mat", {numbered("X", 3, 4), {"y", 3, 1, {10, 1, 4}}});
+    const auto d = pnn::load_mat<double>(path);
+    REQUIRE(d.size() == 3);
+    REQUIRE(d.features() == 4);
+    for (std::size_t i = 0; i < 3; ++i)
+        for (std::size_t j = 0; j < 4; ++j) CHECK(d.x()(i, j) == double(10 * i + j));
+    CHECK(d.y()(0) == 9);  // 10 stands for digit 0: the tenth class
+    CHECK(d.y()(1) == 0);
+    CHECK(d.y()(2) == 3);
+    pnn::MatOptions zero_based;
+    zero_based.one_based = false;
+    CHECK(pnn::load_mat<float>(path, zero_based).y()(0) == 10);
+    pnn::MatOptions first_two;
+    first_two.limit = 2;
+    CHECK(pnn::load_mat<double>(path, first_two).size() == 2);
+    // a row vector of labels is as good as a column
+    const auto row = write_mat("row.mat", {numbered("X", 3, 4), {"y", 1, 3, {10, 1, 4}}});
+    CHECK(pnn::load_mat<double>(row).y()(2) == 3);
+}
+
+TEST_CASE(".mat: a net from Theta1, Theta2, in pnn's layout, and its cost") {
+    const auto path = write_mat("weights.mat", {numbered("Theta1", 2, 4, 0.01), numbered("Theta2", 3, 3, -0.02)});
+    const auto net = pnn::load_mat_net<double>(path);
+    REQUIRE(net.sizes() == std::vector<std::size_t>{3, 2, 3});
+    for (std::size_t r = 0; r < 2; ++r)
+        for (std::size_t c = 0; c < 4; ++c) CHECK(net.theta(0)(r, c) == doctest::Approx(0.01 * double(10 * r + c)));
+    for (std::size_t r = 0; r < 3; ++r)
+        for (std::size_t c = 0; c < 3; ++c) CHECK(net.theta(1)(r, c) == doctest::Approx(-0.02 * double(10 * r + c)));
+    // the loaded net evaluates the seed's cost as an independent float64 loop does
+    const auto data_path = write_mat("small.mat", {{"X", 4, 3, {0.1, 0.5, -0.2, 1.0, 0.3, 0.0, -0.7, 0.2, 0.9, 0.4, 0.4, 0.4}},
+                                                   {"y", 4, 1, {1, 2, 3, 2}}});
+    const auto d = pnn::load_mat<double>(data_path);
+    pnn::Trainer<pnn::Mlp<double>> t(net);
+    CHECK(t.cost(d, 0.5) == doctest::Approx(test::reference_cost(net, d, 0.5)).epsilon(1e-12));
+}
+
+TEST_CASE(".mat: bad files raise pnn::error naming the file and the problem") {
+    using test::error_of;
+    const auto has = [](const std::string& msg, const std::string& part) {
+        INFO(msg);
+        CHECK(msg.find(part) != std::string::npos);
+    };
+    has(error_of([] { pnn::load_mat<double>(scratch / "absent.mat"); }), "absent.mat: cannot open");
+    has(error_of([] { pnn::load_mat<double>(write("text.mat", Bytes{'h', 'e', 'l', 'l', 'o'})); }),
+        "text.mat: expected a MATLAB .mat file");
+    has(error_of([] { pnn::load_mat<double>(scratch.dir.string()); }), "found a directory");
+    const auto no_y = write_mat("no_y.mat", {numbered("X", 3, 4), numbered("labels", 3, 1)});
+    has(error_of([&] { pnn::load_mat<double>(no_y); }), "expected a variable 'y', found none (variables: X, labels)");
+    const auto short_y = write_mat("short_y.mat", {numbered("X", 3, 4), {"y", 2, 1, {1, 2}}});
+    has(error_of([&] { pnn::load_mat<double>(short_y); }), "expected one label per sample (3 rows in 'X'), found 2");
+    const auto matrix_y = write_mat("matrix_y.mat", {numbered("X", 4, 4), {"y", 2, 2, {1, 2, 3, 4}}});
+    has(error_of([&] { pnn::load_mat<double>(matrix_y); }), "expected a vector of labels, found a 2 x 2 matrix");
+    const auto half = write_mat("half.mat", {numbered("X", 2, 4), {"y", 2, 1, {1, 2.5}}});
+    has(error_of([&] { pnn::load_mat<double>(half); }), "expected whole-number labels >= 1");
+    const auto zero = write_mat("zero.mat", {numbered("X", 2, 4), {"y", 2, 1, {0, 2}}});
+    has(error_of([&] { pnn::load_mat<double>(zero); }), "found 0 at sample 0");
+    const auto nan = write_mat("nan.mat", {{"X", 1, 2, {1, std::nan("")}}, {"y", 1, 1, {1}}});
+    has(error_of([&] { pnn::load_mat<double>(nan); }), "expected finite inputs");
+    const auto chain = write_mat("chain.mat", {numbered("Theta1", 2, 4), numbered("Theta2", 3, 4)});
+    has(error_of([&] { pnn::load_mat_net<double>(chain); }), "Theta2: expected 3 columns (1 + the 2 units before it), found 4");
+    has(error_of([&] { pnn::load_mat_net<double>(no_y); }), "expected variables Theta1, Theta2, ..., found none (variables: X, labels)");
+    // a 3-D variable
+    {
+        const std::string path = scratch / "cube.mat";
+        mat_t* m = Mat_CreateVer(path.c_str(), nullptr, MAT_FT_MAT5);
+        std::size_t dims[3] = {2, 2, 2};
+        std::vector<double> v(8, 1.0);
+        matvar_t* var = Mat_VarCreate("X", MAT_C_DOUBLE, MAT_T_DOUBLE, 3, dims, v.data(), 0);
+        Mat_VarWrite(m, var, MAT_COMPRESSION_NONE);
+        Mat_VarFree(var);
+        Mat_Close(m);
+        has(error_of([&] { pnn::load_mat<double>(path); }), "variable 'X': expected a 2-D matrix, found 3 dimensions");
+    }
+}
+
 TEST_CASE("Fashion-MNIST: a net trained on real data reaches 84% test accuracy") {
     const std::string dir = "/usr/share/datasets/fashion-mnist/";
     if (!fs::exists(dir + "train-images-idx3-ubyte.gz"))

@@ -6,6 +6,9 @@
 #include "pnn/util/matrix_ref.hpp"
 #include "pnn/data/dataset.hpp"
 #include "pnn/data/idx.hpp"
+#if __has_include(<matio.h>)
+#include "pnn/data/mat.hpp"  // pnn::load_mat, where libmatio is installed (link -lmatio)
+#endif
 #include "pnn/device/device.hpp"
 #include "pnn/device/cpu.hpp"
 #include "pnn/device/cuda.hpp"  // pnn::Cuda, under nvcc only
