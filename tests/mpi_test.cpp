@@ -137,6 +137,29 @@ TEST_CASE("float nets: Mpi's costs and weights are Local's up to float rounding"
     }
 }
 
+// Cpu, but claiming that its buffers are not host memory: the Trainer then stages what the
+// communicator reads through a host buffer, as it does for Cuda (Trainer::on_host). Tests that
+// path where there is no GPU.
+struct StagedCpu : pnn::Cpu {
+    static constexpr bool host_memory = false;
+};
+
+TEST_CASE("a device whose memory is not the host's: staged sums give Local's model") {
+    for (std::size_t batch : {std::size_t(0), std::size_t(128)})
+        for (auto reduction : {pnn::Reduction::allreduce, pnn::Reduction::gather_bcast}) {
+            CAPTURE(batch);
+            CAPTURE(int(reduction));
+            Trainer<pnn::Local> local(initial);
+            const auto local_history = local.fit(data, settings(batch));
+            pnn::Trainer<pnn::Mlp<double>, StagedCpu, Mpi> staged(initial, Mpi(MPI_COMM_WORLD, Mpi::Options{reduction}));
+            const auto history = staged.fit(data, settings(batch));
+            CHECK(relative_difference(staged.net(), local.net()) <= 1e-12);
+            REQUIRE(history.size() == local_history.size());
+            for (std::size_t i = 0; i < history.size(); ++i)
+                CHECK(history[i] == doctest::Approx(local_history[i]).epsilon(1e-12));
+        }
+}
+
 TEST_CASE("rank 0's initial weights reach every rank") {
     // each rank starts from a differently seeded net; rank 0's wins
     Trainer<Mpi> t(pnn::Mlp<double>({12, 10, 4}, 100 + std::uint64_t(world_rank())), Mpi{});
