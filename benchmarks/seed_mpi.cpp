@@ -71,9 +71,7 @@ void run(const char* precision, const std::string& dir, std::size_t m, std::size
                       MPI_COMM_WORLD);
         bare.push_back(std::chrono::duration<double, std::milli>(clock_type::now() - start).count());
     }
-    int rank = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    if (rank != 0) return;
+    if (t.comm().rank() != 0) return;
     report("pnn_mpi", precision, plain);
     report("pnn_mpi_reduction", precision, {reduction, reduction, reduction});
     report("bare_in_loop", precision, {in_loop, in_loop, in_loop});

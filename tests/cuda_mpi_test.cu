@@ -11,19 +11,6 @@
 
 namespace {
 
-template <class T>
-constexpr double tolerance = std::is_same_v<T, float> ? 1e-5 : 1e-12;
-
-template <class T>
-double relative(const pnn::Mlp<T>& a, const pnn::Mlp<T>& b) {
-    double diff = 0, scale = 0;
-    for (std::size_t i = 0; i < b.parameter_count(); ++i) {
-        diff = std::max(diff, std::abs(double(a.parameters()[i]) - double(b.parameters()[i])));
-        scale = std::max(scale, std::abs(double(b.parameters()[i])));
-    }
-    return diff / scale;
-}
-
 int local_device() {
     const char* local = std::getenv("OMPI_COMM_WORLD_LOCAL_RANK");
     return (local ? std::atoi(local) : 0) % pnn::Cuda::device_count();
@@ -43,10 +30,10 @@ void same_model() {
             pnn::Trainer<pnn::Mlp<T>, pnn::Cuda, pnn::Mpi> mpi(initial, pnn::Mpi(MPI_COMM_WORLD, pnn::MpiOptions{reduction}),
                                                                pnn::Cuda(local_device()));
             const auto history = mpi.fit(data, opt);
-            CHECK(relative(mpi.net(), local.net()) <= tolerance<T>);
+            CHECK(test::relative_difference(mpi.net(), local.net()) <= test::tolerance<T>);
             REQUIRE(history.size() == local_history.size());
             for (std::size_t i = 0; i < history.size(); ++i)
-                CHECK(history[i] == doctest::Approx(local_history[i]).epsilon(tolerance<T>));
+                CHECK(history[i] == doctest::Approx(local_history[i]).epsilon(test::tolerance<T>));
             CHECK(mpi.accuracy(data) == local.accuracy(data));
         }
     }

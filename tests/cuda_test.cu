@@ -14,20 +14,6 @@
 
 namespace {
 
-template <class T>
-constexpr double tolerance = std::is_same_v<T, float> ? 1e-5 : 1e-12;
-
-// max |a - b| / max |b|
-template <class T>
-double relative(const T* a, const T* b, std::size_t n) {
-    double diff = 0, scale = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        diff = std::max(diff, std::abs(double(a[i]) - double(b[i])));
-        scale = std::max(scale, std::abs(double(b[i])));
-    }
-    return scale > 0 ? diff / scale : diff;
-}
-
 pnn::Sgd settings(std::size_t batch) { return test::sgd_settings(batch, 25, 5); }
 
 template <class T>
@@ -39,16 +25,16 @@ void agrees_with_cpu() {
         const pnn::Mlp<T> net(sizes, 3);
         pnn::Trainer<pnn::Mlp<T>, pnn::Cpu> cpu(net);
         pnn::Trainer<pnn::Mlp<T>, pnn::Cuda> gpu(net, pnn::Local{}, pnn::Cuda{});
-        CHECK(gpu.cost(data, 0.1) == doctest::Approx(cpu.cost(data, 0.1)).epsilon(tolerance<T>));
+        CHECK(gpu.cost(data, 0.1) == doctest::Approx(cpu.cost(data, 0.1)).epsilon(test::tolerance<T>));
         const auto gc = cpu.gradient(data, 0.1), gg = gpu.gradient(data, 0.1);
-        for (std::size_t l = 0; l < gc.size(); ++l) CHECK(relative(gg[l].data(), gc[l].data(), gc[l].size()) <= tolerance<T>);
+        for (std::size_t l = 0; l < gc.size(); ++l) CHECK(test::relative_difference(gg[l].data(), gc[l].data(), gc[l].size()) <= test::tolerance<T>);
         for (std::size_t batch : {std::size_t(0), std::size_t(96)}) {
             CAPTURE(batch);
             const auto hc = cpu.fit(data, settings(batch));
             const auto hg = gpu.fit(data, settings(batch));
             REQUIRE(hc.size() == hg.size());
-            for (std::size_t i = 0; i < hc.size(); ++i) CHECK(hg[i] == doctest::Approx(hc[i]).epsilon(tolerance<T> * 10));
-            CHECK(relative(gpu.net().parameters(), cpu.net().parameters(), net.parameter_count()) <= tolerance<T> * 10);
+            for (std::size_t i = 0; i < hc.size(); ++i) CHECK(hg[i] == doctest::Approx(hc[i]).epsilon(test::tolerance<T> * 10));
+            CHECK(test::relative_difference(gpu.net().parameters(), cpu.net().parameters(), net.parameter_count()) <= test::tolerance<T> * 10);
         }
         CHECK(gpu.predict(data.x()) == cpu.predict(data.x()));
         CHECK(gpu.accuracy(data) == cpu.accuracy(data));
@@ -94,7 +80,7 @@ TEST_CASE("every kernel overwrites its whole output, whatever was there") {
     cpu.narrow = 0;
     cpu.gemm(false, true, T(1), pnn::MatrixRef<const T>{a.data(), m, n}, pnn::MatrixRef<const T>{w.data(), k, n}, T(0),
              pnn::MatrixRef<T>{ref.data(), m, k});
-    CHECK(relative(host(c).data(), ref.data(), ref.size()) <= 1e-13);
+    CHECK(test::relative_difference(host(c).data(), ref.data(), ref.size()) <= 1e-13);
 
     // fill_rows into NaN
     auto z = poisoned<T>(m * k, nan);

@@ -24,17 +24,6 @@ int world_size() {
     return s;
 }
 
-// max |a - b| / max |b| over all parameters
-template <class T>
-double relative_difference(const pnn::Mlp<T>& a, const pnn::Mlp<T>& b) {
-    double diff = 0, scale = 0;
-    for (std::size_t i = 0; i < b.parameter_count(); ++i) {
-        diff = std::max(diff, double(std::abs(a.parameters()[i] - b.parameters()[i])));
-        scale = std::max(scale, double(std::abs(b.parameters()[i])));
-    }
-    return diff / scale;
-}
-
 // 1001 samples: no rank count from 2 to 4 divides it, so the shares are uneven.
 const pnn::Dataset<double> data = test::blobs<double>(1001, 12, 4, 7);
 const pnn::Mlp<double> initial({12, 10, 6, 4}, 3);
@@ -66,7 +55,7 @@ TEST_CASE("Mpi trains the same model as Local: placements, reductions, full batc
                 const auto passed = as_passed(placement, how, comm);
                 Trainer<Mpi> mpi(initial, comm);
                 const auto history = mpi.fit(passed, settings(batch));
-                CHECK(relative_difference(mpi.net(), local.net()) <= 1e-12);
+                CHECK(test::relative_difference(mpi.net(), local.net()) <= 1e-12);
                 REQUIRE(history.size() == local_history.size());
                 for (std::size_t i = 0; i < history.size(); ++i)
                     CHECK(history[i] == doctest::Approx(local_history[i]).epsilon(1e-12));
@@ -90,7 +79,7 @@ TEST_CASE("reproducible mode: bit-for-bit the same weights as Local, on any numb
         // and within rounding of the ordinary mode
         Trainer<pnn::Local> ordinary(initial);
         ordinary.fit(data, settings(batch));
-        CHECK(relative_difference(local.net(), ordinary.net()) <= 1e-12);
+        CHECK(test::relative_difference(local.net(), ordinary.net()) <= 1e-12);
         for (auto [placement, how] : {std::pair{pnn::Placement::automatic, "every rank"},
                                       std::pair{pnn::Placement::automatic, "root"},
                                       std::pair{pnn::Placement::sharded, "own rows"}}) {
@@ -129,7 +118,7 @@ TEST_CASE("float nets: Mpi's costs and weights are Local's up to float rounding"
         pnn::Trainer<pnn::Mlp<float>, pnn::Cpu, Mpi> mpi(initial32, Mpi(MPI_COMM_WORLD, Mpi::Options{reduction}));
         const auto local_history = local.fit(data32, settings(0));
         const auto history = mpi.fit(data32, settings(0));
-        CHECK(relative_difference(mpi.net(), local.net()) <= 1e-5);
+        CHECK(test::relative_difference(mpi.net(), local.net()) <= 1e-5);
         REQUIRE(history.size() == local_history.size());
         for (std::size_t i = 0; i < history.size(); ++i)
             CHECK(history[i] == doctest::Approx(local_history[i]).epsilon(1e-5));
@@ -153,7 +142,7 @@ TEST_CASE("a device whose memory is not the host's: staged sums give Local's mod
             const auto local_history = local.fit(data, settings(batch));
             pnn::Trainer<pnn::Mlp<double>, StagedCpu, Mpi> staged(initial, Mpi(MPI_COMM_WORLD, Mpi::Options{reduction}));
             const auto history = staged.fit(data, settings(batch));
-            CHECK(relative_difference(staged.net(), local.net()) <= 1e-12);
+            CHECK(test::relative_difference(staged.net(), local.net()) <= 1e-12);
             REQUIRE(history.size() == local_history.size());
             for (std::size_t i = 0; i < history.size(); ++i)
                 CHECK(history[i] == doctest::Approx(local_history[i]).epsilon(1e-12));

@@ -1,6 +1,8 @@
 // defines: helpers the tests share: small synthetic datasets and a float64 reference cost.
 #pragma once
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <cstdint>
 #include <random>
 #include <vector>
@@ -59,6 +61,27 @@ double reference_cost(const pnn::Mlp<T>& net, const pnn::Dataset<T>& d, double l
     }
     return j + lambda / (2.0 * double(d.size())) * reg;
 }
+
+// max |a - b| / max |b| over n values (the absolute difference where b is all zero): how far a
+// result is from its reference, in the tests that compare devices and communicators.
+template <class T>
+double relative_difference(const T* a, const T* b, std::size_t n) {
+    double diff = 0, scale = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        diff = std::max(diff, std::abs(double(a[i]) - double(b[i])));
+        scale = std::max(scale, std::abs(double(b[i])));
+    }
+    return scale > 0 ? diff / scale : diff;
+}
+template <class T>
+double relative_difference(const pnn::Mlp<T>& a, const pnn::Mlp<T>& b) {
+    return relative_difference(a.parameters(), b.parameters(), b.parameter_count());
+}
+
+// The agreement expected between two computations of the same value that differ only in the
+// order of their sums: float rounding, or double rounding.
+template <class T>
+constexpr double tolerance = std::is_same_v<T, float> ? 1e-5 : 1e-12;
 
 // The training settings the equivalence tests share: learning rate 0.5, L2 0.05, full batch
 // (batch 0) or mini-batches with momentum 0.9.
