@@ -24,6 +24,7 @@
 #include <thrust/transform_reduce.h>
 
 #include <cstddef>
+#include <map>
 #include <memory>
 #include <type_traits>
 #include <vector>
@@ -165,6 +166,44 @@ struct equal_at {
 };
 
 }  // namespace cuda_kernels
+
+// Scratch device memory for Thrust's reductions. By default each reduction cudaMallocs and frees
+// its scratch, and both calls synchronise the whole device; this keeps freed blocks for reuse,
+// so that after the first iteration the training loop allocates nothing.
+class ScratchCache {
+public:
+    using value_type = char;
+    ScratchCache() = default;
+    ScratchCache(const ScratchCache&) = delete;
+    ScratchCache& operator=(const ScratchCache&) = delete;
+    ~ScratchCache() {
+        for (auto& [size, p] : free_) cudaFree(p);
+        for (auto& [p, size] : used_) cudaFree(p);
+    }
+    char* allocate(std::ptrdiff_t n) {
+        const auto want = std::size_t(n);
+        char* p = nullptr;
+        if (auto it = free_.lower_bound(want); it != free_.end() && it->first <= 2 * want + 4096) {
+            p = it->second;
+            used_[p] = it->first;
+            free_.erase(it);
+            return p;
+        }
+        cuda_check(cudaMalloc(reinterpret_cast<void**>(&p), want), "cudaMalloc (reduction scratch)");
+        used_[p] = want;
+        return p;
+    }
+    void deallocate(char* p, std::size_t) {
+        const auto it = used_.find(p);
+        if (it == used_.end()) return;
+        free_.emplace(it->second, p);
+        used_.erase(it);
+    }
+
+private:
+    std::multimap<std::size_t, char*> free_;  // by size
+    std::map<char*, std::size_t> used_;
+};
 }  // namespace detail
 
 // Page-locked host memory: copies to and from it run at the bus's full rate (the staging buffer
@@ -187,7 +226,16 @@ struct PinnedAllocator {
     }
 };
 
-struct Cuda {
+class Cuda {
+    std::shared_ptr<detail::ScratchCache> scratch_;  // shared by copies, like the cuBLAS handle
+
+    // Thrust's policies on the default stream, with the scratch cache: `queued` returns before
+    // the kernel ends (kernels on one stream run in order; synchronize() or a reduction's result
+    // waits for them), `blocking` for the reductions, whose result the host reads.
+    auto queued() const { return thrust::cuda::par_nosync(*scratch_); }
+    auto blocking() const { return thrust::cuda::par(*scratch_); }
+
+public:
     template <class T>
     using buffer = thrust::device_vector<T>;
 
@@ -206,6 +254,7 @@ struct Cuda {
     explicit Cuda(int device = -1) {
         if (device_count() == 0) detail::fail("pnn::Cuda: expected a CUDA device, found none (cudaGetDeviceCount)");
         if (device >= 0) detail::cuda_check(cudaSetDevice(device), "cudaSetDevice");
+        detail::cuda_check(cudaFree(nullptr), "creating the CUDA context (cudaFree(0))");
         detail::cuda_check(cudaGetDevice(&device_), "cudaGetDevice");
         cublasHandle_t h = nullptr;
         detail::cublas_check(cublasCreate(&h), "cublasCreate");
@@ -213,6 +262,7 @@ struct Cuda {
         // Full-precision float products (no TF32): float must agree with Cpu to 1e-5.
         detail::cublas_check(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
         ones_ = std::make_shared<Ones>();
+        scratch_ = std::make_shared<detail::ScratchCache>();
     }
 
     int device() const { return device_; }
@@ -262,11 +312,11 @@ struct Cuda {
     }
     template <class T>
     void fill(T* p, std::size_t n, T value) const {
-        detail::thrust_call("fill", [&] { thrust::fill_n(thrust::device, p, n, value); });
+        detail::thrust_call("fill", [&] { thrust::fill_n(queued(), p, n, value); });
     }
     template <class T>
     void add(T* p, const T* q, std::size_t n) const {
-        detail::thrust_call("add", [&] { thrust::transform(thrust::device, p, p + n, q, p, thrust::plus<T>()); });
+        detail::thrust_call("add", [&] { thrust::transform(queued(), p, p + n, q, p, thrust::plus<T>()); });
     }
 
     // One block is the whole batch, up to this many rows: a GPU wants all the rows at once, and
@@ -300,7 +350,7 @@ struct Cuda {
     template <class T>
     void sigmoid(MatrixRef<T> z) const {
         T* p = dense(z);
-        detail::thrust_call("sigmoid", [&] { thrust::transform(thrust::device, p, p + z.size(), p, fn::sigmoid{}); });
+        detail::thrust_call("sigmoid", [&] { thrust::transform(queued(), p, p + z.size(), p, fn::sigmoid{}); });
     }
 
     // J = Σ softplus(z) - z[i, y_i] (read first), then z becomes σ(z) - onehot(y): the one value
@@ -310,7 +360,7 @@ struct Cuda {
         const std::size_t n = z.size();
         if (n == 0) return 0;
         const double cost = detail::thrust_call("output_delta (cost)", [&] {
-            return thrust::transform_reduce(thrust::device, thrust::counting_iterator<std::size_t>(0),
+            return thrust::transform_reduce(blocking(), thrust::counting_iterator<std::size_t>(0),
                                             thrust::counting_iterator<std::size_t>(n),
                                             detail::cuda_kernels::cost_term<T>{z.data, labels, z.cols, z.ld}, 0.0,
                                             thrust::plus<double>());
@@ -324,7 +374,7 @@ struct Cuda {
         T* pd = dense(d);
         const T* pa = dense(a);
         detail::thrust_call("times_sigmoid_grad", [&] {
-            thrust::transform(thrust::device, pd, pd + d.size(), pa, pd, fn::times_sigmoid_grad{});
+            thrust::transform(queued(), pd, pd + d.size(), pa, pd, fn::times_sigmoid_grad{});
         });
     }
 
@@ -366,7 +416,7 @@ struct Cuda {
     template <class T>
     double masked_sum_squares(const T* mask, const T* theta, std::size_t n) const {
         return detail::thrust_call("masked_sum_squares", [&] {
-            return thrust::transform_reduce(thrust::device, thrust::counting_iterator<std::size_t>(0),
+            return thrust::transform_reduce(blocking(), thrust::counting_iterator<std::size_t>(0),
                                             thrust::counting_iterator<std::size_t>(n),
                                             detail::cuda_kernels::masked_square<T>{mask, theta}, 0.0, thrust::plus<double>());
         });
@@ -379,7 +429,7 @@ struct Cuda {
 
     std::size_t count_equal(const int* a, const int* b, std::size_t n) const {
         return detail::thrust_call("count_equal", [&] {
-            return thrust::transform_reduce(thrust::device, thrust::counting_iterator<std::size_t>(0),
+            return thrust::transform_reduce(blocking(), thrust::counting_iterator<std::size_t>(0),
                                             thrust::counting_iterator<std::size_t>(n), detail::cuda_kernels::equal_at{a, b},
                                             std::size_t(0), thrust::plus<std::size_t>());
         });
@@ -389,10 +439,10 @@ struct Cuda {
 
 private:
     template <class F>
-    static void for_each_index(const char* what, std::size_t n, F f) {
+    void for_each_index(const char* what, std::size_t n, F f) const {
         if (n == 0) return;
         detail::thrust_call(what, [&] {
-            thrust::for_each(thrust::device, thrust::counting_iterator<std::size_t>(0), thrust::counting_iterator<std::size_t>(n), f);
+            thrust::for_each(queued(), thrust::counting_iterator<std::size_t>(0), thrust::counting_iterator<std::size_t>(n), f);
         });
     }
 
