@@ -1,6 +1,7 @@
 // Tests of pnn::Cuda against pnn::Cpu (the independent reference): cost, gradient, trained
 // weights and predictions for nets of depth 2 to 4 in float and double; outputs poisoned before
-// each kernel must be fully overwritten; CUDA failures must be pnn::error naming the call.
+// each kernel must be fully overwritten; the fused cost kernel and the CUDA-graph step agree with
+// the plain ones; CUDA failures must be pnn::error naming the call.
 // Where there is no CUDA device it prints "skipped: no CUDA device" and exits 77 (skipped).
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
@@ -111,6 +112,52 @@ TEST_CASE("every kernel overwrites its whole output, whatever was there") {
         CHECK(hy[r] == labels[index[r]]);
         for (std::size_t j = 0; j < n; ++j) CHECK(hx[r * n + j] == a[index[r] * n + j]);
     }
+}
+
+TEST_CASE("output_delta: cost and delta as Cpu computes them, the cost reproducible bit for bit") {
+    using T = double;
+    pnn::Cuda gpu;
+    pnn::Cpu cpu;
+    for (std::size_t m : {std::size_t(1), std::size_t(37), std::size_t(40000)}) {  // 40000 x 10: more than one pass of the grid
+        CAPTURE(m);
+        const std::size_t k = 10;
+        std::vector<T> z(m * k);
+        std::vector<int> labels(m);
+        for (std::size_t i = 0; i < z.size(); ++i) z[i] = 3 * std::sin(0.7 * double(i));
+        for (std::size_t i = 0; i < m; ++i) labels[i] = int((i * 7) % k);
+        thrust::device_vector<int> dl(labels.begin(), labels.end());
+        double costs[2];
+        for (double& cost : costs) {
+            thrust::device_vector<T> dz(z.begin(), z.end());
+            thrust::device_vector<double> dc(1, 0.5);  // the sum is added to what is there
+            gpu.output_delta(pnn::MatrixRef<T>{thrust::raw_pointer_cast(dz.data()), m, k}, thrust::raw_pointer_cast(dl.data()),
+                             thrust::raw_pointer_cast(dc.data()));
+            cost = host(dc)[0];
+            std::vector<T> ref = z;
+            double ref_cost = 0.5;
+            cpu.output_delta(pnn::MatrixRef<T>{ref.data(), m, k}, labels.data(), &ref_cost);
+            CHECK(cost == doctest::Approx(ref_cost).epsilon(1e-12));
+            CHECK(test::relative_difference(host(dz).data(), ref.data(), ref.size()) <= 1e-13);
+        }
+        CHECK(costs[0] == costs[1]);
+    }
+}
+
+TEST_CASE("a full-batch step replayed as a CUDA graph trains the same model as kernel by kernel, bit for bit") {
+    using T = float;
+    const auto data = test::blobs<T>(900, 12, 4, 5);
+    const pnn::Mlp<T> net({12, 10, 6, 4}, 7);
+    pnn::Trainer<pnn::Mlp<T>, pnn::Cuda> replayed(net, pnn::Local{}, pnn::Cuda{}), plain(net, pnn::Local{}, pnn::Cuda{});
+    plain.record_stages(true);  // timing stages waits between kernels: no graph
+    const auto a = replayed.fit(data, settings(0)), b = plain.fit(data, settings(0));
+    CHECK(a == b);
+    CHECK(std::vector<T>(replayed.net().parameters(), replayed.net().parameters() + net.parameter_count()) ==
+          std::vector<T>(plain.net().parameters(), plain.net().parameters() + net.parameter_count()));
+    // A second fit on other data records anew, and still agrees with the CPU.
+    const auto other = test::blobs<T>(500, 12, 4, 9);
+    pnn::Trainer<pnn::Mlp<T>, pnn::Cpu> cpu(replayed.net());
+    const auto hg = replayed.fit(other, settings(0)), hc = cpu.fit(other, settings(0));
+    for (std::size_t i = 0; i < hc.size(); ++i) CHECK(hg[i] == doctest::Approx(hc[i]).epsilon(test::tolerance<T> * 10));
 }
 
 TEST_CASE("CUDA failures are pnn::error naming the call") {

@@ -58,6 +58,16 @@ struct Cpu {
     template <class T>
     using host_buffer = std::vector<T>;
 
+    // Nothing to record on a CPU: the kernels of a step are plain calls (see D::Replay in
+    // pnn/device/device.hpp).
+    struct Replay {
+        template <class F>
+        void run(const Cpu&, F&& f) {
+            f();
+        }
+        void reset() {}
+    };
+
     // Sets the BLAS thread count where the BLAS offers it (OpenBLAS); returns false elsewhere,
     // where OMP_NUM_THREADS or the BLAS's own variable decides.
     static bool set_threads(int threads) {
@@ -151,14 +161,14 @@ struct Cpu {
     }
 
     template <class T>
-    double output_delta(MatrixRef<T> z, const int* labels) const {
+    void output_delta(MatrixRef<T> z, const int* labels, double* cost_sum) const {
         auto flat_z = dense(z);
         // J = Σ softplus(z) over every unit, minus z[i, y_i] once per sample (the one-hot term).
         double cost = sum(fn::softplus{}, flat_z.data(), flat_z.size());
         for (std::size_t i = 0; i < z.rows; ++i) cost -= double(z.row(i)[labels[i]]);
         xt::noalias(flat_z) = xt::make_lambda_xfunction(fn::sigmoid{}, flat_z);
         for (std::size_t i = 0; i < z.rows; ++i) z.row(i)[labels[i]] -= T(1);
-        return cost;
+        *cost_sum += cost;
     }
 
     template <class T>

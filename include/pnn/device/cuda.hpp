@@ -75,30 +75,6 @@ struct fill_rows {  // z[i, j] = b[j]
 };
 
 template <class T>
-struct cost_term {  // softplus(z[i, j]) - (j == y_i ? z[i, j] : 0), in double
-    const T* z;
-    const int* y;
-    std::size_t cols, ld;
-    __device__ double operator()(std::size_t e) const {
-        const std::size_t i = e / cols, j = e % cols;
-        const T v = z[i * ld + j];
-        return double(fn::softplus{}(v)) - (int(j) == y[i] ? double(v) : 0.0);
-    }
-};
-
-template <class T>
-struct output_delta {  // z[i, j] = σ(z[i, j]) - onehot
-    T* z;
-    const int* y;
-    std::size_t cols, ld;
-    __device__ void operator()(std::size_t e) const {
-        const std::size_t i = e / cols, j = e % cols;
-        T& v = z[i * ld + j];
-        v = fn::sigmoid{}(v) - (int(j) == y[i] ? T(1) : T(0));
-    }
-};
-
-template <class T>
 struct gather_rows {  // xb[r, j] = x[index[r], j]
     const T* x;
     const std::size_t* index;
@@ -165,6 +141,47 @@ struct equal_at {
     __device__ std::size_t operator()(std::size_t i) const { return a[i] == b[i] ? 1 : 0; }
 };
 
+// The output layer's cost and delta in one pass: each thread takes elements e of z (grid-stride),
+// adds softplus(z) - (j == y_i ? z : 0) to its sum in double and turns z into σ(z) - onehot;
+// each block's sum goes to partial[block]. The grid is fixed by the element count alone, so the
+// sums are added in the same order every run: the cost is reproducible bit for bit.
+constexpr int reduce_threads = 256, reduce_blocks = 1024;
+
+template <class T>
+__global__ void output_delta(T* z, const int* y, std::size_t rows, std::size_t cols, std::size_t ld, double* partial) {
+    __shared__ double sums[reduce_threads];
+    double sum = 0;
+    const std::size_t n = rows * cols;
+    for (std::size_t e = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += std::size_t(gridDim.x) * blockDim.x) {
+        const std::size_t i = e / cols, j = e % cols;
+        T& v = z[i * ld + j];
+        const bool label = int(j) == y[i];
+        sum += double(fn::softplus{}(v)) - (label ? double(v) : 0.0);
+        v = fn::sigmoid{}(v) - (label ? T(1) : T(0));
+    }
+    sums[threadIdx.x] = sum;
+    __syncthreads();
+    for (int half = reduce_threads / 2; half > 0; half /= 2) {
+        if (int(threadIdx.x) < half) sums[threadIdx.x] += sums[threadIdx.x + half];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) partial[blockIdx.x] = sums[0];
+}
+
+// *total += Σ partial[0..count), in one block, in a fixed order.
+__global__ inline void add_partials(const double* partial, int count, double* total) {
+    __shared__ double sums[reduce_threads];
+    double sum = 0;
+    for (int b = int(threadIdx.x); b < count; b += reduce_threads) sum += partial[b];
+    sums[threadIdx.x] = sum;
+    __syncthreads();
+    for (int half = reduce_threads / 2; half > 0; half /= 2) {
+        if (int(threadIdx.x) < half) sums[threadIdx.x] += sums[threadIdx.x + half];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) *total += sums[0];
+}
+
 }  // namespace cuda_kernels
 
 // Scratch device memory for Thrust's reductions. By default each reduction cudaMallocs and frees
@@ -227,13 +244,27 @@ struct PinnedAllocator {
 };
 
 class Cuda {
-    std::shared_ptr<detail::ScratchCache> scratch_;  // shared by copies, like the cuBLAS handle
+    // What copies of one Cuda share: the stream every kernel and copy of pnn goes to (its own,
+    // so that a step can be recorded as a CUDA graph), the cuBLAS handle and its workspace, the
+    // reductions' scratch.
+    struct Shared {
+        cudaStream_t stream = nullptr;
+        cublasHandle_t blas = nullptr;
+        void* workspace = nullptr;
+        detail::ScratchCache scratch;
+        ~Shared() {
+            if (blas) cublasDestroy(blas);
+            if (workspace) cudaFree(workspace);
+            if (stream) cudaStreamDestroy(stream);
+        }
+    };
+    std::shared_ptr<Shared> shared_;
 
-    // Thrust's policies on the default stream, with the scratch cache: `queued` returns before
+    // Thrust's policies on pnn's stream, with the scratch cache: `queued` returns before
     // the kernel ends (kernels on one stream run in order; synchronize() or a reduction's result
     // waits for them), `blocking` for the reductions, whose result the host reads.
-    auto queued() const { return thrust::cuda::par_nosync(*scratch_); }
-    auto blocking() const { return thrust::cuda::par(*scratch_); }
+    auto queued() const { return thrust::cuda::par_nosync(shared_->scratch).on(shared_->stream); }
+    auto blocking() const { return thrust::cuda::par(shared_->scratch).on(shared_->stream); }
 
 public:
     template <class T>
@@ -256,16 +287,64 @@ public:
         if (device >= 0) detail::cuda_check(cudaSetDevice(device), "cudaSetDevice");
         detail::cuda_check(cudaFree(nullptr), "creating the CUDA context (cudaFree(0))");
         detail::cuda_check(cudaGetDevice(&device_), "cudaGetDevice");
-        cublasHandle_t h = nullptr;
-        detail::cublas_check(cublasCreate(&h), "cublasCreate");
-        handle_ = std::shared_ptr<cublasContext>(h, [](cublasHandle_t p) { cublasDestroy(p); });
+        shared_ = std::make_shared<Shared>();
+        // A blocking stream: it waits for work on the legacy default stream (Thrust's vector
+        // allocations and fills) and that waits for it, so ordering needs no extra care.
+        detail::cuda_check(cudaStreamCreate(&shared_->stream), "cudaStreamCreate");
+        detail::cublas_check(cublasCreate(&shared_->blas), "cublasCreate");
+        detail::cublas_check(cublasSetStream(shared_->blas, shared_->stream), "cublasSetStream");
+        // cuBLAS's workspace given up front: nothing is allocated while a step is recorded.
+        detail::cuda_check(cudaMalloc(&shared_->workspace, workspace_bytes), "cudaMalloc (cuBLAS workspace)");
+        detail::cublas_check(cublasSetWorkspace(shared_->blas, shared_->workspace, workspace_bytes), "cublasSetWorkspace");
         // Full-precision float products (no TF32): float must agree with Cpu to 1e-5.
-        detail::cublas_check(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
-        ones_ = std::make_shared<Ones>();
-        scratch_ = std::make_shared<detail::ScratchCache>();
+        detail::cublas_check(cublasSetMathMode(shared_->blas, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+        buffers_ = std::make_shared<KernelBuffers>();
+        buffers_->partials = make_buffer<double>(detail::cuda_kernels::reduce_blocks);
     }
 
     int device() const { return device_; }
+    cudaStream_t stream() const { return shared_->stream; }
+
+    // Records the kernels of a repeated step as a CUDA graph and replays it: the first run calls
+    // f as it is (allocations it makes on first use happen then), the second records what f
+    // queues on pnn's stream and launches the record, later runs launch the record alone.
+    class Replay {
+    public:
+        template <class F>
+        void run(const Cuda& gpu, F&& f) {
+            if (runs_++ == 0) return f();
+            if (!graph_) graph_ = record(gpu.stream(), f);
+            detail::cuda_check(cudaGraphLaunch(graph_.get(), gpu.stream()), "cudaGraphLaunch");
+        }
+        void reset() {
+            graph_.reset();
+            runs_ = 0;
+        }
+
+    private:
+        template <class F>
+        static std::shared_ptr<CUgraphExec_st> record(cudaStream_t stream, F& f) {
+            // Thread-local capture: a call in this thread that would wait for the device (which
+            // a recorded step must not contain) fails instead of being recorded wrong.
+            detail::cuda_check(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+            cudaGraph_t graph = nullptr;
+            try {
+                f();
+            } catch (...) {
+                cudaStreamEndCapture(stream, &graph);
+                if (graph) cudaGraphDestroy(graph);
+                throw;
+            }
+            detail::cuda_check(cudaStreamEndCapture(stream, &graph), "cudaStreamEndCapture");
+            cudaGraphExec_t exec = nullptr;
+            const cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
+            cudaGraphDestroy(graph);
+            detail::cuda_check(made, "cudaGraphInstantiate");
+            return std::shared_ptr<CUgraphExec_st>(exec, [](cudaGraphExec_t e) { cudaGraphExecDestroy(e); });
+        }
+        std::shared_ptr<CUgraphExec_st> graph_;
+        std::size_t runs_ = 0;
+    };
 
     // A dataset (or labels) copied to the GPU once; view() is its device matrix.
     template <class T>
@@ -283,9 +362,10 @@ public:
         if (host.contiguous())
             copy_in(d, host.data, host.size());
         else
-            detail::cuda_check(cudaMemcpy2D(d, host.cols * sizeof(T), host.data, host.ld * sizeof(T), host.cols * sizeof(T),
-                                            host.rows, cudaMemcpyHostToDevice),
-                               "cudaMemcpy2D (upload)");
+            detail::cuda_check(cudaMemcpy2DAsync(d, host.cols * sizeof(T), host.data, host.ld * sizeof(T),
+                                                 host.cols * sizeof(T), host.rows, cudaMemcpyHostToDevice, stream()),
+                               "cudaMemcpy2DAsync (upload)");
+        synchronize();
         r.ref = {d, host.rows, host.cols};
         return r;
     }
@@ -304,11 +384,11 @@ public:
     }
     template <class T>
     void copy_in(T* dst, const T* src, std::size_t n) const {
-        if (n) detail::cuda_check(cudaMemcpy(dst, src, n * sizeof(T), cudaMemcpyHostToDevice), "cudaMemcpy (host to device)");
+        copy(dst, src, n * sizeof(T), cudaMemcpyHostToDevice, "cudaMemcpyAsync (host to device)");
     }
     template <class T>
     void copy_out(T* dst, const T* src, std::size_t n) const {
-        if (n) detail::cuda_check(cudaMemcpy(dst, src, n * sizeof(T), cudaMemcpyDeviceToHost), "cudaMemcpy (device to host)");
+        copy(dst, src, n * sizeof(T), cudaMemcpyDeviceToHost, "cudaMemcpyAsync (device to host)");
     }
     template <class T>
     void fill(T* p, std::size_t n, T value) const {
@@ -333,11 +413,11 @@ public:
         if (m == 0 || n == 0) return;
         const auto ta = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
         if constexpr (std::is_same_v<T, double>)
-            detail::cublas_check(cublasDgemm(handle_.get(), tb, ta, n, m, k, &alpha, b.data, int(b.ld), a.data, int(a.ld),
+            detail::cublas_check(cublasDgemm(shared_->blas, tb, ta, n, m, k, &alpha, b.data, int(b.ld), a.data, int(a.ld),
                                              &beta, c.data, int(c.ld)),
                                  "cublasDgemm");
         else
-            detail::cublas_check(cublasSgemm(handle_.get(), tb, ta, n, m, k, &alpha, b.data, int(b.ld), a.data, int(a.ld),
+            detail::cublas_check(cublasSgemm(shared_->blas, tb, ta, n, m, k, &alpha, b.data, int(b.ld), a.data, int(a.ld),
                                              &beta, c.data, int(c.ld)),
                                  "cublasSgemm");
     }
@@ -353,20 +433,19 @@ public:
         detail::thrust_call("sigmoid", [&] { thrust::transform(queued(), p, p + z.size(), p, fn::sigmoid{}); });
     }
 
-    // J = Σ softplus(z) - z[i, y_i] (read first), then z becomes σ(z) - onehot(y): the one value
-    // per block that crosses the bus.
+    // *cost += Σ softplus(z) - z[i, y_i], and z becomes σ(z) - onehot(y): one kernel, and one
+    // to add its per-block sums to *cost (device memory); nothing crosses the bus.
     template <class T>
-    double output_delta(MatrixRef<T> z, const int* labels) const {
+    void output_delta(MatrixRef<T> z, const int* labels, double* cost) const {
+        namespace k = detail::cuda_kernels;
         const std::size_t n = z.size();
-        if (n == 0) return 0;
-        const double cost = detail::thrust_call("output_delta (cost)", [&] {
-            return thrust::transform_reduce(blocking(), thrust::counting_iterator<std::size_t>(0),
-                                            thrust::counting_iterator<std::size_t>(n),
-                                            detail::cuda_kernels::cost_term<T>{z.data, labels, z.cols, z.ld}, 0.0,
-                                            thrust::plus<double>());
-        });
-        for_each_index("output_delta", n, detail::cuda_kernels::output_delta<T>{z.data, labels, z.cols, z.ld});
-        return cost;
+        if (n == 0) return;
+        const int blocks = int(std::min<std::size_t>(k::reduce_blocks, (n + k::reduce_threads - 1) / k::reduce_threads));
+        double* partials = thrust::raw_pointer_cast(buffers_->partials.data());
+        k::output_delta<T><<<blocks, k::reduce_threads, 0, stream()>>>(z.data, labels, z.rows, z.cols, z.ld, partials);
+        detail::cuda_check(cudaGetLastError(), "output_delta (kernel launch)");
+        k::add_partials<<<1, k::reduce_threads, 0, stream()>>>(partials, blocks, cost);
+        detail::cuda_check(cudaGetLastError(), "output_delta (sum kernel launch)");
     }
 
     template <class T>
@@ -386,11 +465,11 @@ public:
         const T* one = ones<T>(d.rows);
         const T alpha = 1, beta = 1;
         if constexpr (std::is_same_v<T, double>)
-            detail::cublas_check(cublasDgemv(handle_.get(), CUBLAS_OP_N, int(d.cols), int(d.rows), &alpha, d.data, int(d.ld),
+            detail::cublas_check(cublasDgemv(shared_->blas, CUBLAS_OP_N, int(d.cols), int(d.rows), &alpha, d.data, int(d.ld),
                                              one, 1, &beta, out.data, int(out.stride)),
                                  "cublasDgemv");
         else
-            detail::cublas_check(cublasSgemv(handle_.get(), CUBLAS_OP_N, int(d.cols), int(d.rows), &alpha, d.data, int(d.ld),
+            detail::cublas_check(cublasSgemv(shared_->blas, CUBLAS_OP_N, int(d.cols), int(d.rows), &alpha, d.data, int(d.ld),
                                              one, 1, &beta, out.data, int(out.stride)),
                                  "cublasSgemv");
     }
@@ -435,9 +514,18 @@ public:
         });
     }
 
-    void synchronize() const { detail::cuda_check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
+    void synchronize() const { detail::cuda_check(cudaStreamSynchronize(stream()), "cudaStreamSynchronize"); }
 
 private:
+    static constexpr std::size_t workspace_bytes = std::size_t(32) << 20;  // what cuBLAS asks for on Hopper
+
+    // A copy in pnn's stream order; returns when it is done (the host may reuse its side).
+    void copy(void* dst, const void* src, std::size_t bytes, cudaMemcpyKind kind, const char* what) const {
+        if (bytes == 0) return;
+        detail::cuda_check(cudaMemcpyAsync(dst, src, bytes, kind, stream()), what);
+        synchronize();
+    }
+
     template <class F>
     void for_each_index(const char* what, std::size_t n, F f) const {
         if (n == 0) return;
@@ -454,24 +542,25 @@ private:
     }
 
     // A device vector of ones for add_column_sums, grown to the longest block and then reused, so
-    // that nothing is allocated inside the training loop; shared by copies, like the handle.
-    struct Ones {
+    // that nothing is allocated inside the training loop; shared by copies, like the stream.
+    // (output_delta's per-block sums live here too.)
+    struct KernelBuffers {
         buffer<float> f;
         buffer<double> d;
+        buffer<double> partials;
     };
     template <class T>
     const T* ones(std::size_t n) const {
         buffer<T>& v = [&]() -> buffer<T>& {
-            if constexpr (std::is_same_v<T, double>) return ones_->d;
-            else return ones_->f;
+            if constexpr (std::is_same_v<T, double>) return buffers_->d;
+            else return buffers_->f;
         }();
         if (v.size() < n) detail::thrust_call("allocating ones", [&] { v.assign(n, T(1)); });
         return thrust::raw_pointer_cast(v.data());
     }
 
     int device_ = 0;
-    std::shared_ptr<cublasContext> handle_;
-    std::shared_ptr<Ones> ones_;
+    std::shared_ptr<KernelBuffers> buffers_;
 };
 
 static_assert(Device<Cuda>);

@@ -16,8 +16,9 @@
 //   gemm(ta, tb, α, A, B, β, C)       C = α op(A) op(B) + β C
 //   fill_rows(Z, b)                   every row of Z (B x k) = bias b (k, strided)
 //   sigmoid(Z)                        Z = σ(Z), in place
-//   output_delta(Z, y) -> Σ cost      Z holds z of the output layer; afterwards σ(z) - onehot(y),
-//                                     and returns Σ_i Σ_k softplus(z_ik) - z_{i,y_i}
+//   output_delta(Z, y, c)             Z holds z of the output layer; afterwards σ(z) - onehot(y),
+//                                     and *c += Σ_i Σ_k softplus(z_ik) - z_{i,y_i}: c is one
+//                                     double in device memory, read when the caller wants it
 //   times_sigmoid_grad(D, A)          D = D ⊙ A ⊙ (1 - A)
 //   add_column_sums(D, g)             g += Σ_rows D (the bias gradient; g strided)
 //   gather_rows(X, y, idx, Xb, yb)    Xb row r = X row idx[r], yb[r] = y[idx[r]]
@@ -26,6 +27,11 @@
 //   masked_sum_squares(mask, θ)       Σ mask θ²
 //   argmax_rows(A, out)               out[i] = first index of the row maximum
 //   count_equal(a, b, n)              #{i : a[i] == b[i]}
+//
+// D::Replay, for work repeated unchanged on the same buffers (a full-batch step): r.run(d, f)
+// calls f, which only queues kernels; where the device can, it records them once and later
+// calls replay the record instead of calling f (Cuda: a CUDA graph, one launch for the dozens
+// of kernels of a step). r.reset() forgets the record.
 #pragma once
 #include <concepts>
 #include <cstddef>
@@ -39,7 +45,7 @@ template <class D, class T>
 concept DeviceFor = requires(D d, typename D::template buffer<T>& buf,
                              MatrixRef<T> m, MatrixRef<const T> cm, VectorRef<T> v, VectorRef<const T> cv,
                              T* p, const T* cp, const int* labels, int* out, const std::size_t* idx, std::size_t n,
-                             T s) {
+                             T s, double* c) {
     { d.upload(cm).view() } -> std::same_as<MatrixRef<const T>>;  // host matrix -> device
     { d.template make_buffer<T>(n) } -> std::same_as<typename D::template buffer<T>>;
     { d.data(buf) } -> std::same_as<T*>;
@@ -52,7 +58,7 @@ concept DeviceFor = requires(D d, typename D::template buffer<T>& buf,
     d.gemm(false, true, s, cm, cm, s, m);
     d.fill_rows(m, cv);
     d.sigmoid(m);
-    { d.output_delta(m, labels) } -> std::same_as<double>;
+    d.output_delta(m, labels, c);
     d.times_sigmoid_grad(m, cm);
     d.add_column_sums(cm, v);
     d.gather_rows(cm, labels, idx, m, out);
@@ -66,12 +72,15 @@ concept DeviceFor = requires(D d, typename D::template buffer<T>& buf,
 
 // A device policy: offers every kernel for both element types pnn trains in.
 template <class D>
-concept Device = DeviceFor<D, float> && DeviceFor<D, double> && requires(D d, std::size_t n) {
+concept Device = DeviceFor<D, float> && DeviceFor<D, double> && requires(D d, std::size_t n, typename D::Replay r, void (*queue_kernels)()) {
     { D::host_memory } -> std::convertible_to<bool>;
+    r.run(d, queue_kernels);
+    r.reset();
     // labels and sample indices live on the device too
     { d.template make_buffer<int>(n) } -> std::same_as<typename D::template buffer<int>>;
     { d.upload(MatrixRef<const int>{}).view() } -> std::same_as<MatrixRef<const int>>;
     { d.template make_buffer<std::size_t>(n) } -> std::same_as<typename D::template buffer<std::size_t>>;
+    { d.template make_buffer<double>(n) } -> std::same_as<typename D::template buffer<double>>;
 };
 
 }  // namespace pnn

@@ -42,6 +42,7 @@ public:
         gathered_x_ = dev_->template make_buffer<T>(block_ * sizes_.front());
         gathered_y_ = dev_->template make_buffer<int>(block_);
         predicted_ = dev_->template make_buffer<int>(block_);
+        cost_ = dev_->template make_buffer<double>(1);
     }
 
     std::size_t block_rows() const { return block_; }
@@ -49,14 +50,29 @@ public:
     // Where forward and backward time is recorded (when the clock is on); may be null.
     void set_clock(StageClock* clock) { clock_ = clock; }
 
-    // Adds the cost and (when grad is not null) the gradient summed over the rows of x to *cost
-    // and grad; grad has the layout of the parameters.
+    // Adds the gradient summed over the rows of x to grad (when not null; it has the layout of
+    // the parameters) and returns the cost summed over them.
     double accumulate(const T* theta, MatrixRef<const T> x, const int* y, T* grad) {
-        double cost = 0;
+        queue(theta, x, y, grad);
+        return queued_cost();
+    }
+
+    // The same without waiting for the device: only queues the kernels, the cost's sum staying
+    // in device memory until queued_cost() reads it. Queues the same kernels on the same buffers
+    // for the same arguments, so a device may record and replay them (D::Replay).
+    void queue(const T* theta, MatrixRef<const T> x, const int* y, T* grad) {
+        double* cost = dev_->data(cost_);
+        dev_->fill(cost, 1, 0.0);
         for (std::size_t lo = 0; lo < x.rows; lo += block_) {
             const std::size_t r = std::min(block_, x.rows - lo);
-            cost += block(theta, x.rows_from(lo, r), y + lo, grad);
+            block(theta, x.rows_from(lo, r), y + lo, grad, cost);
         }
+    }
+
+    // The cost summed by the last queue() (waits for its kernels).
+    double queued_cost() {
+        double cost = 0;
+        dev_->copy_out(&cost, dev_->data(cost_), 1);
         return cost;
     }
 
@@ -64,14 +80,15 @@ public:
     // mini-batch path, which never copies the dataset, only the rows of one block at a time.
     double accumulate_rows(const T* theta, MatrixRef<const T> x, const int* y, const std::size_t* index,
                            std::size_t count, T* grad) {
-        double cost = 0;
+        double* cost = dev_->data(cost_);
+        dev_->fill(cost, 1, 0.0);
         for (std::size_t lo = 0; lo < count; lo += block_) {
             const std::size_t r = std::min(block_, count - lo);
             MatrixRef<T> xb{dev_->data(gathered_x_), r, x.cols};
             dev_->gather_rows(x, y, index + lo, xb, dev_->data(gathered_y_));
-            cost += block(theta, xb, dev_->data(gathered_y_), grad);
+            block(theta, xb, dev_->data(gathered_y_), grad, cost);
         }
-        return cost;
+        return queued_cost();
     }
 
     // Class scores of the rows of x: out_host[i] = argmax of the output units (the first on a
@@ -115,13 +132,14 @@ private:
         return a;
     }
 
-    double block(const T* theta, MatrixRef<const T> x, const int* y, T* grad) {
+    // Adds one block's cost to *cost (device memory) and its gradient to grad (when not null).
+    void block(const T* theta, MatrixRef<const T> x, const int* y, T* grad, double* cost) {
         const std::size_t layers = sizes_.size() - 1;
         forward(theta, x, /*last_sigmoid=*/false);
         MatrixRef<T> delta = act(layers - 1, x.rows);  // z_L, turned into δ_L in place
-        const double cost = dev_->output_delta(delta, y);
+        dev_->output_delta(delta, y, cost);
         lap(&StageTimes::forward);
-        if (!grad) return cost;
+        if (!grad) return;
 
         for (std::size_t l = layers; l-- > 0;) {
             MatrixRef<const T> a_prev = l == 0 ? x : MatrixRef<const T>(act(l - 1, x.rows));
@@ -136,7 +154,6 @@ private:
             delta = next;
         }
         lap(&StageTimes::backprop);
-        return cost;
     }
 
     void lap(double StageTimes::*stage) {
@@ -153,6 +170,7 @@ private:
     typename D::template buffer<T> gathered_x_;         // one block of mini-batch rows
     typename D::template buffer<int> gathered_y_;
     typename D::template buffer<int> predicted_;
+    typename D::template buffer<double> cost_;  // the cost's running sum, in device memory
 };
 
 }  // namespace pnn
