@@ -31,7 +31,7 @@ using namespace bench;
 struct BareReduction : pnn::Mpi {
     BareReduction() : pnn::Mpi(MPI_COMM_WORLD) {}
     template <class T>
-    void reduce_gradient(T* p, std::size_t n, double&, bool) const {
+    void reduce_gradient(T* p, std::size_t n, double&, bool, bool = true) const {
         MPI_Allreduce(MPI_IN_PLACE, p, int(n), pnn::detail::mpi_type<T>(), MPI_SUM, MPI_COMM_WORLD);
     }
 };

@@ -149,6 +149,40 @@ TEST_CASE("a device whose memory is not the host's: staged sums give Local's mod
         }
 }
 
+// Mpi claiming to be CUDA-aware (as MPIX_Query_cuda_support says of such a build): the Trainer
+// then hands it a device's buffers directly, without staging, and tells it they are not host
+// memory (so the cost travels on its own). With StagedCpu this tests that path without a GPU.
+int device_memory_reductions = 0;
+struct DeviceReadingMpi : Mpi {
+    using Mpi::Mpi;
+    bool reads_device_memory() const { return true; }
+    template <class T>
+    void reduce_gradient(T* p, std::size_t n, double& cost, bool everywhere, bool host_memory = true) const {
+        if (!host_memory) ++device_memory_reductions;
+        Mpi::reduce_gradient(p, n, cost, everywhere, host_memory);
+    }
+};
+
+TEST_CASE("a CUDA-aware communicator is handed device buffers unstaged, and gives Local's model") {
+    CHECK(!Mpi{}.reads_device_memory());  // Debian's Open MPI is not CUDA-aware
+    for (std::size_t batch : {std::size_t(0), std::size_t(128)})
+        for (auto reduction : {pnn::Reduction::allreduce, pnn::Reduction::gather_bcast}) {
+            CAPTURE(batch);
+            CAPTURE(int(reduction));
+            Trainer<pnn::Local> local(initial);
+            const auto local_history = local.fit(data, settings(batch));
+            device_memory_reductions = 0;
+            pnn::Trainer<pnn::Mlp<double>, StagedCpu, DeviceReadingMpi> direct(
+                initial, DeviceReadingMpi(MPI_COMM_WORLD, Mpi::Options{reduction}));
+            const auto history = direct.fit(data, settings(batch));
+            CHECK(device_memory_reductions == (world_size() > 1 ? int(history.size()) : 0));
+            CHECK(test::relative_difference(direct.net(), local.net()) <= 1e-12);
+            REQUIRE(history.size() == local_history.size());
+            for (std::size_t i = 0; i < history.size(); ++i)
+                CHECK(history[i] == doctest::Approx(local_history[i]).epsilon(1e-12));
+        }
+}
+
 TEST_CASE("rank 0's initial weights reach every rank") {
     // each rank starts from a differently seeded net; rank 0's wins
     Trainer<Mpi> t(pnn::Mlp<double>({12, 10, 4}, 100 + std::uint64_t(world_rank())), Mpi{});

@@ -55,14 +55,17 @@ Shard<T> whole(const Dataset<T>& d) {
 //   distribute(data)         this rank's rows of the dataset (scattered, taken or checked)
 //   sum(p, n)                in-place sum over ranks, the result on every rank
 //   broadcast(p, n)          rank 0's values on every rank
-//   reduce_gradient(p, n, c, everywhere)
+//   reduce_gradient(p, n, c, everywhere[, host_memory])
 //                            the gradient's sum on the rank(s) that update the weights (on
 //                            every rank when everywhere), and the cost's sum c on every rank,
 //                            in one go; p[n] is spare room, where c may travel with the gradient
+//                            (not when host_memory is false: p is then GPU memory)
 //   updates_weights()        whether this rank computes the update (every rank with allreduce;
 //                            rank 0 alone with the seed's gather + bcast)
 //   share_weights(p, n)      after the update: every rank gets the updated weights
 //   shares_weights()         whether share_weights sends anything (not with allreduce)
+//   reads_device_memory()    whether the calls above take GPU memory (a CUDA-aware MPI), so
+//                            that a device's buffers need no staging through the host
 //   agree(value, what)       throws pnn::error on every rank unless all ranks passed the same
 //                            value (a hash of the net's sizes, say), naming `what`
 //   allgather_bytes(in, out) every rank's bytes, concatenated in rank order, on every rank
@@ -78,6 +81,7 @@ concept CommFor = requires(C c, const Dataset<T>& data, T* p, std::size_t n, dou
     c.sum(p, n);
     c.broadcast(p, n);
     c.reduce_gradient(p, n, cost, true);
+    c.reduce_gradient(p, n, cost, true, false);
     c.share_weights(p, n);
 };
 
@@ -95,6 +99,7 @@ concept Comm = CommFor<C, float> && CommFor<C, double> &&
                    { c.size() } -> std::convertible_to<int>;
                    { c.updates_weights() } -> std::convertible_to<bool>;
                    { c.shares_weights() } -> std::convertible_to<bool>;
+                   { c.reads_device_memory() } -> std::convertible_to<bool>;
                    c.sum(d, n);
                    c.sum(z, n);  // sample counts
                    c.agree(v, "what");

@@ -29,9 +29,10 @@ struct Local {
     template <class T>
     void broadcast(T*, std::size_t) const {}
     template <class T>
-    void reduce_gradient(T*, std::size_t, double&, bool) const {}
+    void reduce_gradient(T*, std::size_t, double&, bool, bool = true) const {}
     bool updates_weights() const { return true; }
     bool shares_weights() const { return false; }
+    bool reads_device_memory() const { return false; }
     void barrier() const {}
     void at_step(std::uint64_t) const {}
     template <class T>

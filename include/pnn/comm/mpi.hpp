@@ -8,6 +8,9 @@
 // broadcasts the weights (Reduction::gather_bcast).
 #pragma once
 #include <mpi.h>
+#if __has_include(<mpi-ext.h>)
+#include <mpi-ext.h>  // Open MPI's MPIX_Query_cuda_support
+#endif
 
 #include <chrono>
 #include <cstddef>
@@ -48,6 +51,16 @@ MPI_Datatype mpi_type() {
     else if constexpr (std::is_same_v<T, std::uint64_t> || (std::is_same_v<T, std::size_t> && sizeof(T) == 8))
         return MPI_UINT64_T;
     else static_assert(!sizeof(T), "no MPI type for this element type");
+}
+
+// Whether the MPI library reads and writes GPU memory itself: built CUDA-aware, and saying so
+// at run time (a CUDA-aware build may run where the transport is not). Debian's Open MPI is not.
+inline bool mpi_reads_device_memory() {
+#if defined(MPIX_CUDA_AWARE_SUPPORT) && MPIX_CUDA_AWARE_SUPPORT
+    return MPIX_Query_cuda_support() == 1;
+#else
+    return false;
+#endif
 }
 
 // Turns an MPI error code into a pnn::error naming the call.
@@ -104,6 +117,9 @@ struct MpiOptions {
     // How long one collective call may wait for its peers before the job is ended (a host cut
     // off without failing); 0 = wait forever. See pnn/comm/watchdog.hpp.
     std::chrono::milliseconds watchdog = std::chrono::minutes(5);
+    // Hand GPU buffers straight to an MPI that is CUDA-aware (MPIX_Query_cuda_support); false:
+    // stage them through pinned host memory even then.
+    bool device_buffers = true;
 };
 
 class Mpi {
@@ -123,6 +139,7 @@ public:
         MPI_Comm_rank(handle->comm, &rank_);
         MPI_Comm_size(handle->comm, &size_);
         handle->watchdog = std::make_unique<Watchdog>(options.watchdog, rank_);
+        handle->reads_device_memory = options.device_buffers && detail::mpi_reads_device_memory();
         handle_ = std::move(handle);
     }
     Mpi(MPI_Comm comm, Reduction reduction) : Mpi(comm, Options{reduction, Placement::automatic}) {}
@@ -217,15 +234,19 @@ public:
     // for the 8-byte cost cost as much again in latency). A float gradient cannot hold the cost
     // without rounding it, so it takes a second call. (An MPI_Iallreduce of the cost overlapped
     // with the gradient's measured slower here than two blocking calls.)
+    // (p may be GPU memory, which the host must not touch, when host_memory is false: the cost
+    // then takes the second call too.)
     template <class T>
-    void reduce_gradient(T* p, std::size_t n, double& cost, bool everywhere) const {
+    void reduce_gradient(T* p, std::size_t n, double& cost, bool everywhere, bool host_memory = true) const {
         Watchdog::Watch watch(*handle_->watchdog, "the gradient's reduction (MPI_Allreduce or MPI_Reduce)");
         if (everywhere || !seed_strategy()) {
             if constexpr (std::is_same_v<T, double>) {
-                p[n] = cost;
-                sum(p, n + 1);
-                cost = p[n];
-                return;
+                if (host_memory) {
+                    p[n] = cost;
+                    sum(p, n + 1);
+                    cost = p[n];
+                    return;
+                }
             }
             sum(p, n);
         } else {
@@ -247,6 +268,7 @@ public:
     void at_step(std::uint64_t step) const { handle_->watchdog->at_step(step); }
 
     bool updates_weights() const { return !seed_strategy() || rank_ == 0; }
+    bool reads_device_memory() const { return handle_->reads_device_memory; }
     bool shares_weights() const { return seed_strategy() && size_ > 1; }
 
     template <class T>
@@ -274,6 +296,7 @@ private:
     struct Handle {
         MPI_Comm comm = MPI_COMM_NULL;
         std::unique_ptr<Watchdog> watchdog;
+        bool reads_device_memory = false;
         ~Handle() {
             int done = 0;
             MPI_Finalized(&done);

@@ -148,7 +148,8 @@ public:
                                    T(opt.learning_rate));
             }
             lap(&StageTimes::update);
-            if (comm_.shares_weights()) on_host(dev_.data(theta_), p, p, [&](T* theta) { comm_.share_weights(theta, p); });
+            if (comm_.shares_weights())
+                on_host(dev_.data(theta_), p, p, [&](T* theta, bool) { comm_.share_weights(theta, p); });
             lap(&StageTimes::bcast);
             ++step_;
             if (clock_.recording()) ++clock_.times.iterations;
@@ -284,8 +285,9 @@ private:
             lap(&StageTimes::wait);
         }
         if (grad)
-            on_host(grad, net_.parameter_count(), net_.parameter_count() + 1,
-                    [&](T* g) { comm_.reduce_gradient(g, net_.parameter_count(), sum, everywhere); });
+            on_host(grad, net_.parameter_count(), net_.parameter_count() + 1, [&](T* g, bool host_memory) {
+                comm_.reduce_gradient(g, net_.parameter_count(), sum, everywhere, host_memory);
+            });
         else
             comm_.sum(&sum, 1);
         return sum;
@@ -314,19 +316,25 @@ private:
         return bp_.queued_cost();
     }
 
-    // Runs f on a host pointer to the n device elements at p (room elements of host space), and
-    // brings back what f wrote: for a device whose memory is not the host's (Cuda) and more than
-    // one rank, through a host buffer; otherwise on p itself. (A CUDA-aware MPI could read
-    // device memory directly; staging works with every MPI.)
+    // Runs f(q, host_memory) on the n device elements at p (room elements of space): for a
+    // device whose memory is the host's, on p itself; for one whose memory is not (Cuda) and
+    // more than one rank, on p too when the communicator reads device memory (a CUDA-aware MPI),
+    // once the device's queued work is done, else through a host buffer, bringing back what f
+    // wrote.
     template <class F>
     void on_host(T* p, std::size_t n, std::size_t room, F&& f) {
         if constexpr (D::host_memory) {
-            f(p);
+            f(p, true);
         } else {
             if (comm_.size() == 1) return;  // over one rank, sums and broadcasts are the identity
+            if (comm_.reads_device_memory()) {
+                dev_.synchronize();
+                f(p, false);
+                return;
+            }
             host_stage_.resize(room);
             dev_.copy_out(host_stage_.data(), p, n);
-            f(host_stage_.data());
+            f(host_stage_.data(), true);
             dev_.copy_in(p, host_stage_.data(), n);
         }
     }
