@@ -195,16 +195,20 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
 
 // The device --device names: Cpu, or (built with nvcc) the GPU of this rank's local rank, as
 // mpirun or srun number them on each host.
+#if defined(__CUDACC__)
+inline pnn::Cuda local_gpu() {
+    int local = -1;
+    for (const char* v : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"})
+        if (const char* s = std::getenv(v)) local = std::atoi(s);
+    const int count = pnn::Cuda::device_count();
+    return pnn::Cuda(local >= 0 && count > 0 ? local % count : -1);
+}
+#endif
+
 template <class T, class C, class Load>
 int train(const Options& o, C comm, Load&& load) {
 #if defined(__CUDACC__)
-    if (o.device == "cuda") {
-        int local = -1;
-        for (const char* v : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"})
-            if (const char* s = std::getenv(v)) local = std::atoi(s);
-        const int count = pnn::Cuda::device_count();
-        return train_on<T>(o, comm, load, pnn::Cuda(local >= 0 && count > 0 ? local % count : -1));
-    }
+    if (o.device == "cuda") return train_on<T>(o, comm, load, local_gpu());
 #endif
     return train_on<T>(o, comm, load, pnn::Cpu{});
 }

@@ -7,24 +7,40 @@
 //
 // The model is the one mnist_nn trains with the same flags (within rounding).
 #include "example.hpp"
+#if defined(PNN_WITH_NCCL)  // set by the build where it links NCCL (CMake: the pnn_nccl target)
+#include <pnn/comm/nccl.hpp>
+#endif
 
 namespace {
 
+// Reads this rank's share of the first n samples of a split (all of the file when n = 0).
 template <class T>
-int run(const example::Options& o, pnn::Reduction reduction, double watchdog_seconds) {
-    pnn::MpiOptions options;
-    options.reduction = reduction;
-    options.placement = pnn::Placement::sharded;
-    options.watchdog = std::chrono::milliseconds(std::int64_t(watchdog_seconds * 1e3));
-    pnn::Mpi comm(MPI_COMM_WORLD, options);
-    return example::train<T>(o, comm, [&](const std::string& split, std::size_t n) {
-        // this rank's share of the first n samples (all of the file when n = 0)
+auto shard_loader(const example::Options& o, const pnn::Mpi& comm) {
+    return [&o, &comm](const std::string& split, std::size_t n) {
         const std::string images = example::images_of(o, split), labels = example::labels_of(o, split);
         if (n == 0) n = pnn::idx_samples(labels);
         pnn::IdxOptions idx;
         idx.rows = {comm.first_row(n, comm.rank()), comm.first_row(n, comm.rank() + 1)};
         return pnn::load_idx<T>(images, labels, idx);
-    });
+    };
+}
+
+template <class T>
+int run(const example::Options& o, pnn::Reduction reduction, double watchdog_seconds, bool nccl) {
+    pnn::MpiOptions options;
+    options.reduction = reduction;
+    options.placement = pnn::Placement::sharded;
+    options.watchdog = std::chrono::milliseconds(std::int64_t(watchdog_seconds * 1e3));
+#if defined(PNN_WITH_NCCL)
+    if (nccl) {  // the gradient summed GPU to GPU
+        const pnn::Cuda gpu = example::local_gpu();
+        pnn::Nccl comm(gpu, MPI_COMM_WORLD, options);
+        return example::train_on<T>(o, comm, shard_loader<T>(o, comm), gpu);
+    }
+#endif
+    (void)nccl;
+    pnn::Mpi comm(MPI_COMM_WORLD, options);
+    return example::train<T>(o, comm, shard_loader<T>(o, comm));
 }
 
 }  // namespace
@@ -41,6 +57,10 @@ int main(int argc, char** argv) {
     app.add_option("--reduction", reduction, "allreduce, or gather-bcast (the seed's reduce + broadcast)")
         ->capture_default_str()
         ->check(CLI::IsMember({"allreduce", "gather-bcast"}));
+    bool nccl = false;
+#if defined(PNN_WITH_NCCL)
+    app.add_flag("--nccl", nccl, "sum gradients GPU to GPU with NCCL (with --device cuda; one GPU per rank)");
+#endif
     app.add_option("--watchdog", watchdog,
                    "seconds one collective call may wait for a silent peer before the job is ended (0 = forever)")
         ->capture_default_str()
@@ -50,7 +70,12 @@ int main(int argc, char** argv) {
     try {
         pnn::Cpu::set_threads(o.threads);
         const auto r = reduction == "allreduce" ? pnn::Reduction::allreduce : pnn::Reduction::gather_bcast;
-        return o.precision == "float" ? run<float>(o, r, watchdog) : run<double>(o, r, watchdog);
+        if (nccl && o.device != "cuda") {
+            if (rank == 0) std::fprintf(stderr, "mnist_nn_data_parallelism: --nccl: expected --device cuda, found --device %s\n",
+                                        o.device.c_str());
+            return 2;
+        }
+        return o.precision == "float" ? run<float>(o, r, watchdog, nccl) : run<double>(o, r, watchdog, nccl);
     } catch (const pnn::error& e) {
         // Printed once: where every rank failed together, one of them reports it.
         if (!e.reported_elsewhere()) std::fprintf(stderr, "mnist_nn_data_parallelism (rank %d): %s\n", rank, e.what());

@@ -284,12 +284,15 @@ public:
         if (lo != hi) detail::fail_everywhere(rank_, "ranks disagree on ", what);
     }
 
-private:
+protected:
     // The seed's reduce + update on rank 0 + bcast (not in the reproducible mode, whose tree sum
     // ends on every rank).
     bool seed_strategy() const {
         return options_.reduction == Reduction::gather_bcast && options_.reproducible_block == 0;
     }
+    Watchdog& watchdog() const { return *handle_->watchdog; }
+
+private:
 
     // Owns the duplicate communicator and the watchdog; copies of an Mpi share them, the last
     // one frees them.
