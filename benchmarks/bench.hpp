@@ -1,31 +1,15 @@
-// defines: what the benchmark programs share: the seed's synthetic workload, timing statistics
-// and the one-line report format the drivers read ("name precision median_ms min_ms max_ms").
+// defines: what pnn's benchmark programs share: the seed's synthetic workload and timing a fit
+// (statistics and the report line: report.hpp, shared with the C++ peers).
 #pragma once
-#include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <pnn/pnn.hpp>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "report.hpp"
+
 namespace bench {
-
-using clock_type = std::chrono::steady_clock;
-
-struct Stats {
-    double median, min, max;
-};
-
-inline Stats stats(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return {v[v.size() / 2], v.front(), v.back()};
-}
-
-inline void report(const char* name, const char* precision, const Stats& s) {
-    std::printf("%s %s %.4f %.4f %.4f\n", name, precision, s.median, s.min, s.max);
-    std::fflush(stdout);
-}
 
 // m samples of n uniform inputs, labels cycling through k classes: the seed's shapes.
 template <class T>
@@ -65,6 +49,28 @@ Stats time_fit(Trainer& t, const pnn::Dataset<T>& d, int repeats, std::size_t ba
         last = now;
     });
     return stats(ms);
+}
+
+// The stage breakdown of a recorded fit (the seed's figures 4 to 6), one line per stage in ms
+// per iteration: "stage NAME PRECISION STAGE ms".
+inline void report_stages(const char* name, const char* precision, const pnn::StageTimes& st) {
+    const double per = st.iterations ? 1e3 / double(st.iterations) : 0;
+    const std::pair<const char*, double> rows[] = {{"scatter", st.scatter},     {"forward", st.forward}, {"backprop", st.backprop},
+                                                   {"wait", st.wait},           {"reduction", st.reduction},
+                                                   {"update", st.update},       {"bcast", st.bcast},     {"total", st.total}};
+    for (const auto& [stage, seconds] : rows) std::printf("stage %s %s %s %.4f\n", name, precision, stage, seconds * per);
+    std::fflush(stdout);
+}
+
+// Records a fit of `repeats` iterations (after clearing earlier records) and reports its stages.
+template <class Trainer, class T>
+void record_and_report_stages(Trainer& t, const pnn::Dataset<T>& d, int repeats, const char* name, const char* precision,
+                              bool print = true) {
+    t.reset_stages();
+    t.record_stages(true);
+    time_fit(t, d, repeats);
+    t.record_stages(false);
+    if (print) report_stages(name, precision, t.stages());
 }
 
 }  // namespace bench

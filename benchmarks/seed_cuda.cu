@@ -6,7 +6,7 @@
 //   cublas_products the eight cuBLAS products of that step timed alone on the same shapes: the
 //                   limit for a step (forward: 3, weight gradients: 3, deltas: 2)
 // then the stage breakdown of the seed's iteration on the GPU (the seed's figures 4 to 6), as
-// "stage pnn_cuda STAGE ms_per_iteration", and the seed's figures 7 and 8: one float32 product
+// "stage pnn_cuda float32 STAGE ms_per_iteration", and the seed's figures 7 and 8: one float32 product
 // (m x k)(k x n) from 100x10 10x1 to 5000x500 500x50, as
 //   product_cpu_MxKxN          OpenBLAS (cblas_sgemm), data in host memory
 //   product_gpu_copies_MxKxN   cuBLAS, copying A and B to the GPU and C back (as the seed did)
@@ -133,14 +133,7 @@ int main(int argc, char** argv) {
     if (part == "all") {
         const auto d = synthetic<float>(5000, 400, 10);
         pnn::Trainer<pnn::Mlp<float>, pnn::Cuda> t(pnn::Mlp<float>({400, 25, 10}, 1), pnn::Local{}, pnn::Cuda{});
-        t.reset_stages();
-        t.record_stages(true);
-        time_fit(t, d, repeats);
-        const pnn::StageTimes& st = t.stages();
-        const double per = 1e3 / double(st.iterations);
-        for (const auto& [name, seconds] : {std::pair{"forward", st.forward}, {"backprop", st.backprop},
-                                            {"reduction", st.reduction}, {"update", st.update}, {"total", st.total}})
-            std::printf("stage pnn_cuda %s %.4f\n", name, seconds * per);
+        record_and_report_stages(t, d, repeats, "pnn_cuda", "float32");
     }
     if (part == "all" || part == "step") {
         const std::vector<std::size_t> sizes{784, 1024, 1024, 10};

@@ -4,9 +4,11 @@
 //
 //   seed_iteration [--repeats N] [--samples M] [--hidden H] [--inputs N] [--precision float|double]
 //                  [--block-kib K] [--data-dir FASHION_MNIST_DIR] [--products 0|1] [--recording 0|1]
+//                  [--stages 0|1]
 //
 // --products 0 leaves out the BLAS products; --recording 1 also times fit with stage timing on
-// ("pnn_recording").
+// ("pnn_recording"); --stages 1 prints the stage breakdown of a recorded fit
+// ("stage pnn_local PRECISION STAGE ms").
 //
 // With --data-dir the samples are Fashion-MNIST's first M training images (784 inputs) rather
 // than synthetic ones.
@@ -63,9 +65,13 @@ Stats time_products(const pnn::Dataset<T>& d, std::size_t h, int repeats) {
 
 template <class T>
 void run(const char* precision, const std::string& dir, std::size_t m, std::size_t n, std::size_t h, int repeats,
-         pnn::Cpu cpu, bool products, bool recording) {
+         pnn::Cpu cpu, bool products, bool recording, bool stages) {
     const auto d = workload<T>(dir, m, n);
     report("pnn", precision, time_pnn(d, h, repeats, cpu));
+    if (stages) {
+        pnn::Trainer<pnn::Mlp<T>> t(pnn::Mlp<T>({d.features(), h, 10}, 1), pnn::Local{}, cpu);
+        record_and_report_stages(t, d, repeats, "pnn_local", precision);
+    }
     if (recording) report("pnn_recording", precision, time_pnn(d, h, repeats, cpu, true));
     if (products) report("blas_products", precision, time_products(d, h, repeats));
 }
@@ -76,7 +82,7 @@ int main(int argc, char** argv) {
     int repeats = 50;
     std::size_t m = 5000, n = 400, h = 25;
     std::string only, dir;
-    bool products = true, recording = false;
+    bool products = true, recording = false, stages = false;
     pnn::Cpu cpu;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
@@ -88,6 +94,7 @@ int main(int argc, char** argv) {
         else if (a == "--data-dir") dir = argv[i + 1];
         else if (a == "--products") products = std::string(argv[i + 1]) != "0";
         else if (a == "--recording") recording = std::string(argv[i + 1]) != "0";
+        else if (a == "--stages") stages = std::string(argv[i + 1]) != "0";
         else if (a == "--block-kib") cpu.block_bytes = std::stoul(argv[i + 1]) * 1024;
         else {
             std::fprintf(stderr, "seed_iteration: unknown option %s\n", argv[i]);
@@ -95,6 +102,6 @@ int main(int argc, char** argv) {
         }
     }
     pnn::Cpu::set_threads(1);
-    if (only.empty() || only == "double") run<double>("float64", dir, m, n, h, repeats, cpu, products, recording);
-    if (only.empty() || only == "float") run<float>("float32", dir, m, n, h, repeats, cpu, products, recording);
+    if (only.empty() || only == "double") run<double>("float64", dir, m, n, h, repeats, cpu, products, recording, stages);
+    if (only.empty() || only == "float") run<float>("float32", dir, m, n, h, repeats, cpu, products, recording, stages);
 }

@@ -9,10 +9,11 @@
 //   bare_allreduce     ms of one MPI_Allreduce of the same gradient bytes in a loop of its own
 //                      after a barrier (hot caches): its mean in the median column
 // The two reduction stages are timed in alternating fits (pnn, bare, pnn, ...), 5 each
-// (--reduction-rounds R; 0 times the iteration only).
+// (--reduction-rounds R; 0 times the iteration only). --stages 1 also prints the stage breakdown
+// of a recorded fit ("stage pnn_mpi PRECISION STAGE ms", rank 0's).
 //
 //   mpirun -np 2 seed_mpi [--repeats N] [--precision float|double] [--samples M] [--hidden H]
-//                         [--data-dir FASHION_MNIST_DIR] [--reduction-rounds R]
+//                         [--data-dir FASHION_MNIST_DIR] [--reduction-rounds R] [--stages 0|1]
 //
 // With --data-dir the samples are Fashion-MNIST's first M training images (784 inputs).
 #include <mpi.h>
@@ -39,19 +40,19 @@ struct BareReduction : pnn::Mpi {
 // Mean ms per iteration of the reduction stage over a recorded fit.
 template <class Trainer, class T>
 double reduction_stage(Trainer& t, const pnn::Dataset<T>& d, int repeats) {
-    t.reset_stages();
-    t.record_stages(true);
-    time_fit(t, d, repeats);
+    record_and_report_stages(t, d, repeats, "", "", false);
     return 1e3 * t.stages().reduction / double(t.stages().iterations);
 }
 
 template <class T>
-void run(const char* precision, const std::string& dir, std::size_t m, std::size_t h, int repeats, int rounds) {
+void run(const char* precision, const std::string& dir, std::size_t m, std::size_t h, int repeats, int rounds,
+         bool stages) {
     const auto d = workload<T>(dir, m, 400);  // every rank holds it all and takes its rows
     const pnn::Mlp<T> net({d.features(), h, 10}, 1);
     pnn::Trainer<pnn::Mlp<T>, pnn::Cpu, pnn::Mpi> t(net, pnn::Mpi{});
     pnn::Trainer<pnn::Mlp<T>, pnn::Cpu, BareReduction> bare_trainer(net, BareReduction{});
     const Stats plain = time_fit(t, d, repeats);
+    if (stages) record_and_report_stages(t, d, repeats, "pnn_mpi", precision, t.comm().rank() == 0);
     double reduction = 0, in_loop = 0;
     for (int round = 0; round < rounds; ++round) {
         reduction += reduction_stage(t, d, repeats) / rounds;
@@ -87,6 +88,7 @@ void run(const char* precision, const std::string& dir, std::size_t m, std::size
 int main(int argc, char** argv) {
     pnn::MpiSession session(&argc, &argv);
     int repeats = 50, rounds = 5;
+    bool stages = false;
     std::size_t m = 5000, h = 25;
     std::string only, dir;
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -97,12 +99,13 @@ int main(int argc, char** argv) {
         else if (a == "--hidden") h = std::stoul(argv[i + 1]);
         else if (a == "--data-dir") dir = argv[i + 1];
         else if (a == "--reduction-rounds") rounds = std::stoi(argv[i + 1]);
+        else if (a == "--stages") stages = std::string(argv[i + 1]) != "0";
         else {
             std::fprintf(stderr, "seed_mpi: unknown option %s\n", argv[i]);
             return 2;
         }
     }
     pnn::Cpu::set_threads(1);
-    if (only.empty() || only == "double") run<double>("float64", dir, m, h, repeats, rounds);
-    if (only.empty() || only == "float") run<float>("float32", dir, m, h, repeats, rounds);
+    if (only.empty() || only == "double") run<double>("float64", dir, m, h, repeats, rounds, stages);
+    if (only.empty() || only == "float") run<float>("float32", dir, m, h, repeats, rounds, stages);
 }
