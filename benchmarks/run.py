@@ -209,7 +209,7 @@ def plots(res, out):
               for r in rows][::-1]
     ax.barh(names, med, xerr=err, color=colors)
     ax.set_xscale("log")
-    ax.set_xlabel("ms per full-batch iteration (log scale; bars: median over rounds, whiskers: min-max)")
+    ax.set_xlabel("ms per iteration, log scale (median over rounds; whiskers: min-max)")
     ax.set_title("The seed's workload: 5000 x 400, net 400-25-10")
     fig.tight_layout()
     fig.savefig(out / "seed.png", dpi=110)
