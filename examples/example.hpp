@@ -2,6 +2,7 @@
 // share: the command line, loading the IDX files, the training loop's report.
 #pragma once
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -27,7 +28,14 @@ struct Options {
     std::string data_file;     // a .mat dataset (X, y) instead of the IDX files (mnist_nn only)
     std::string weights_file;  // a .mat net (Theta1, Theta2, ...) to start from (mnist_nn only)
     bool zero_based = false;   // .mat labels are classes as they are, not the seed's 1..10
+    std::string checkpoint;    // where checkpoints go (and --resume reads)
+    std::size_t checkpoint_every = 0;
+    bool resume = false;
 };
+
+// The signal that asked training to stop (SIGINT or SIGTERM), 0 while none has.
+inline volatile std::sig_atomic_t stop_signal = 0;
+extern "C" inline void note_stop_signal(int sig) { stop_signal = sig; }
 
 // A command-line check with a message that says what was expected and what was found.
 inline CLI::Validator number_check(const char* expected, bool (*ok)(double)) {
@@ -87,6 +95,17 @@ inline void add_options(CLI::App& app, Options& o) {
     app.add_option("--print-every", o.print_every, "print the cost every N iterations (0 = never)")
         ->capture_default_str()
         ->check(count);
+    auto* checkpoint = app.add_option("--checkpoint", o.checkpoint,
+                                      "save a checkpoint to this file every --checkpoint-every updates, at the end, and "
+                                      "when SIGINT or SIGTERM stops training");
+    app.add_option("--checkpoint-every", o.checkpoint_every, "updates between checkpoints (0 = at the end and on a signal only)")
+        ->capture_default_str()
+        ->check(count)
+        ->needs(checkpoint);
+    app.add_flag("--resume", o.resume,
+                 "continue from --checkpoint: its weights, optimizer state and settings; --iterations then counts the "
+                 "updates still to run")
+        ->needs(checkpoint);
 #if defined(__CUDACC__)
     app.add_option("--device", o.device, "cpu, or cuda (one GPU per rank: the local rank's)")
         ->capture_default_str()
@@ -141,39 +160,75 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
     const std::vector<std::size_t> sizes = net.sizes();
     pnn::Trainer<pnn::Mlp<T>, D, C> trainer(std::move(net), comm, std::move(device));
     trainer.record_stages(true);
+    pnn::Sgd sgd = o.sgd;
+    if (o.resume) {  // the checkpoint's settings go on; --iterations counts what is still to run
+        sgd = trainer.load_checkpoint(o.checkpoint);
+        sgd.iterations = o.sgd.iterations;
+        if (speak)
+            std::printf("resuming from %s after update %zu (learning rate %g, momentum %g, lambda %g, batch size %zu, "
+                        "shuffle seed %llu)\n",
+                        o.checkpoint.c_str(), trainer.step(), sgd.learning_rate, sgd.momentum, sgd.lambda, sgd.batch_size,
+                        static_cast<unsigned long long>(sgd.seed));
+    }
+    if (!o.checkpoint.empty()) {  // Ctrl-C or a job's end: finish the update, save, stop
+        std::signal(SIGINT, note_stop_signal);
+        std::signal(SIGTERM, note_stop_signal);
+    }
 
     std::size_t train_total = train_set.size(), test_total = test_set.size();
     comm.sum(&train_total, 1);
     comm.sum(&test_total, 1);
     std::string shape;
     for (std::size_t s : sizes) shape += (shape.empty() ? "" : "-") + std::to_string(s);
-    const std::string batch = o.sgd.batch_size ? "batch size " + std::to_string(o.sgd.batch_size) : "full batch";
+    const std::string batch = sgd.batch_size ? "batch size " + std::to_string(sgd.batch_size) : "full batch";
     if (speak)
         std::printf("net %s (%s), %zu training and %zu test samples, %s, learning rate %g, %zu iterations%s\n",
-                    shape.c_str(), o.precision.c_str(), train_total, test_total, batch.c_str(), o.sgd.learning_rate,
-                    o.sgd.iterations, comm.size() > 1 ? (", " + std::to_string(comm.size()) + " ranks").c_str() : "");
+                    shape.c_str(), o.precision.c_str(), train_total, test_total, batch.c_str(), sgd.learning_rate,
+                    sgd.iterations, comm.size() > 1 ? (", " + std::to_string(comm.size()) + " ranks").c_str() : "");
 
     if (!o.weights_file.empty()) {  // the seed's course first evaluates the given weights
-        const double cost = trainer.cost(train_set, o.sgd.lambda), accuracy = trainer.accuracy(train_set);
+        const double cost = trainer.cost(train_set, sgd.lambda), accuracy = trainer.accuracy(train_set);
         if (speak) std::printf("Cost at given weights: %.6f\nTraining set accuracy at given weights: %.2f%%\n", cost, 100 * accuracy);
-        if (o.sgd.iterations == 0) return 0;
+        if (sgd.iterations == 0) return 0;
     }
 
-    pnn::Progress progress(o.sgd.iterations, "training", speak && ::isatty(STDERR_FILENO));
+    pnn::Progress progress(sgd.iterations, "training", speak && ::isatty(STDERR_FILENO));
     std::vector<double> seconds;  // per iteration, for the median
-    seconds.reserve(std::min<std::size_t>(o.sgd.iterations, 1 << 20));
+    seconds.reserve(std::min<std::size_t>(sgd.iterations, 1 << 20));
     auto last = clock::now();
     const auto start = last;
-    trainer.fit(train_set, o.sgd, [&](std::size_t i, double cost) {
+    std::size_t done = 0, stopped_by = 0;
+    trainer.fit(train_set, sgd, [&](std::size_t i, double cost) {
         const auto now = clock::now();
         seconds.push_back(std::chrono::duration<double>(now - last).count());
         last = now;
-        if (speak && o.print_every && (i % o.print_every == 0 || i == o.sgd.iterations))
+        done = i;
+        if (speak && o.print_every && (i % o.print_every == 0 || i == sgd.iterations))
             progress.print("iteration %zu, cost %.6f\n", i, cost);
         progress.update(i, cost);
+        if (o.checkpoint.empty()) return true;
+        // A signal may reach some ranks only: every rank stops after the same update.
+        std::size_t signal = std::size_t(stop_signal);
+        if (comm.size() > 1) comm.sum(&signal, 1);
+        if (signal != 0) {
+            stopped_by = signal == SIGINT || signal == SIGTERM ? signal : SIGTERM;
+            return false;
+        }
+        if (o.checkpoint_every && i % o.checkpoint_every == 0 && i < sgd.iterations) trainer.save_checkpoint(o.checkpoint);
+        return true;
     });
     const double total = std::chrono::duration<double>(clock::now() - start).count();
     progress.finish();
+    if (!o.checkpoint.empty()) trainer.save_checkpoint(o.checkpoint);
+    if (stopped_by != 0) {
+        if (speak)
+            std::fprintf(stderr,
+                         "stopped by %s after %zu of %zu iterations (update %zu); saved %s. To go on, run the same "
+                         "command with --resume --iterations %zu\n",
+                         stopped_by == SIGINT ? "SIGINT" : "SIGTERM", done, sgd.iterations, trainer.step(), o.checkpoint.c_str(),
+                         sgd.iterations - done);
+        return 128 + int(stopped_by);
+    }
 
     const double train_accuracy = trainer.accuracy(train_set);
     const double test_accuracy = test_total > 0 ? trainer.accuracy(test_set) : 0;  // a .mat file has no test set

@@ -1,8 +1,14 @@
-// Tests of the IDX loader on files the test writes itself, and of training on Fashion-MNIST.
+// Tests of the IDX and .mat loaders on files the test writes itself, of checkpoints (bit-exact
+// resume, atomic saves under SIGKILL, every malformed file refused), and of training on
+// Fashion-MNIST.
 #define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include <random>
 
 #include <cstdio>
 #include <filesystem>
@@ -254,6 +260,190 @@ TEST_CASE(".mat: bad files raise pnn::error naming the file and the problem") {
         Mat_Close(m);
         has(error_of([&] { pnn::load_mat<double>(path); }), "variable 'X': expected a 2-D matrix, found 3 dimensions");
     }
+}
+
+// ----- checkpoints
+
+std::vector<double> params(const pnn::Mlp<double>& net) {
+    return std::vector<double>(net.parameters(), net.parameters() + net.parameter_count());
+}
+
+TEST_CASE("checkpoint: n updates in one go equal k, save, load into a fresh trainer in a new process, n - k, bit for bit") {
+    const auto data = test::blobs<double>(600, 12, 4, 3);
+    const pnn::Mlp<double> initial({12, 10, 6, 4}, 5);
+    for (std::size_t batch : {std::size_t(0), std::size_t(64)}) {  // full batch; mini-batch SGD with momentum 0.9
+        CAPTURE(batch);
+        const std::size_t n = 30, k = 13;
+        pnn::Trainer<pnn::Mlp<double>> whole(initial);
+        const auto whole_history = whole.fit(data, test::sgd_settings(batch, n, 7));
+
+        pnn::Trainer<pnn::Mlp<double>> first(initial);
+        first.fit(data, test::sgd_settings(batch, k, 7));
+        const std::string path = scratch / ("resume-" + std::to_string(batch) + ".ckpt");
+        first.save_checkpoint(path);
+        // The rest in a child process: a fresh trainer from other weights, loaded, trained, and
+        // its weights and costs handed back through a file.
+        const std::string out = path + ".out";
+        const pid_t child = ::fork();
+        if (child == 0) {
+            int status = 1;
+            try {
+                pnn::Trainer<pnn::Mlp<double>> fresh(pnn::Mlp<double>({12, 10, 6, 4}, 99));
+                const pnn::Sgd saved = fresh.load_checkpoint(path);
+                pnn::Sgd rest = saved;
+                rest.iterations = n - k;
+                const auto history = fresh.fit(data, rest);
+                std::ofstream f(out, std::ios::binary);
+                const auto w = params(fresh.net());
+                f.write(reinterpret_cast<const char*>(w.data()), std::streamsize(w.size() * sizeof(double)));
+                f.write(reinterpret_cast<const char*>(history.data()), std::streamsize(history.size() * sizeof(double)));
+                status = f ? 0 : 1;
+            } catch (...) {
+            }
+            ::_exit(status);
+        }
+        int status = -1;
+        REQUIRE(::waitpid(child, &status, 0) == child);
+        REQUIRE(WIFEXITED(status));
+        REQUIRE(WEXITSTATUS(status) == 0);
+        std::ifstream f(out, std::ios::binary);
+        std::vector<double> w(initial.parameter_count()), history(n - k);
+        f.read(reinterpret_cast<char*>(w.data()), std::streamsize(w.size() * sizeof(double)));
+        f.read(reinterpret_cast<char*>(history.data()), std::streamsize(history.size() * sizeof(double)));
+        REQUIRE(f);
+        CHECK(w == params(whole.net()));
+        CHECK(history == std::vector<double>(whole_history.begin() + std::ptrdiff_t(k), whole_history.end()));
+    }
+}
+
+TEST_CASE("checkpoint: a save leaves one file and no temporary one; the format's fields are where the README says") {
+    pnn::Trainer<pnn::Mlp<float>> t(pnn::Mlp<float>({5, 3, 2}, 1));
+    const fs::path dir = scratch / "one";
+    fs::create_directories(dir);
+    t.save_checkpoint((dir / "a.ckpt").string());
+    t.save_checkpoint((dir / "a.ckpt").string());  // over the old one
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+    CHECK(names == std::vector<std::string>{"a.ckpt"});
+    std::ifstream f(dir / "a.ckpt", std::ios::binary);
+    const Bytes b((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const std::size_t p = 3 * 6 + 2 * 4, header = 4 + 4 + 3 * 8 + 8 + 8 + 3 * 8 + 8 + 8;
+    REQUIRE(b.size() == 16 + header + 2 * p * 4 + 4);
+    CHECK(std::string(b.begin(), b.begin() + 7) == "PNNCKPT");
+    CHECK(b[8] == 1);    // version, little-endian
+    CHECK(b[16] == 4);   // element bytes: float
+    CHECK(b[20] == 3);   // three layer sizes
+    CHECK(b[24] == 5);   // the first of them
+    const std::uint32_t crc = std::uint32_t(b[b.size() - 4]) | std::uint32_t(b[b.size() - 3]) << 8 |
+                              std::uint32_t(b[b.size() - 2]) << 16 | std::uint32_t(b[b.size() - 1]) << 24;
+    CHECK(crc == std::uint32_t(crc32(0, b.data(), uInt(b.size() - 4))));
+}
+
+TEST_CASE("checkpoint: bad files and mismatched trainers raise pnn::error naming the file, and change nothing") {
+    pnn::Trainer<pnn::Mlp<double>> source(pnn::Mlp<double>({6, 4, 3}, 1));
+    const std::string good = scratch / "good.ckpt";
+    source.save_checkpoint(good);
+    std::ifstream in(good, std::ios::binary);
+    const Bytes bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto variant = [&](const std::string& name, auto&& edit) {
+        Bytes b = bytes;
+        edit(b);
+        return write(name, b);
+    };
+    auto fix_crc = [](Bytes& b) {
+        const std::uint32_t crc = std::uint32_t(crc32(0, b.data(), uInt(b.size() - 4)));
+        for (int i = 0; i < 4; ++i) b[b.size() - 4 + std::size_t(i)] = (unsigned char)(crc >> (8 * i));
+    };
+    const struct {
+        std::string path, expected;
+    } cases[] = {
+        {scratch / "missing.ckpt", "cannot open"},
+        {variant("empty.ckpt", [](Bytes& b) { b.clear(); }), "not a pnn checkpoint"},
+        {variant("foreign.ckpt", [](Bytes& b) { b[0] = 'X'; }), "not a pnn checkpoint"},
+        {variant("short.ckpt", [](Bytes& b) { b.resize(14); }), "shorter than its fixed header"},
+        {variant("truncated.ckpt", [](Bytes& b) { b.resize(b.size() / 2); }), "checksum mismatch"},
+        {variant("flipped.ckpt", [](Bytes& b) { b[b.size() / 2] ^= 0x10; }), "checksum mismatch"},
+        {variant("newer.ckpt", [&](Bytes& b) { b[8] = 2; fix_crc(b); }), "version 1, found version 2 (written by a newer pnn)"},
+        {variant("element.ckpt", [&](Bytes& b) { b[16] = 3; fix_crc(b); }), "element size of 4 (float) or 8 (double), found 3"},
+        {variant("count.ckpt", [&](Bytes& b) { b[20] = 1; fix_crc(b); }), "expected 2 to 4096 layer sizes, found 1"},
+        {variant("sizes.ckpt", [&](Bytes& b) { b[24] = 7; fix_crc(b); }), "parameters, but it says"},
+        {variant("long.ckpt", [&](Bytes& b) { b.insert(b.end() - 4, 8, 0); fix_crc(b); }), "bytes for 43 parameters, found"},
+        {scratch.dir.string(), "expected a regular file"},
+    };
+    pnn::Trainer<pnn::Mlp<double>> t(pnn::Mlp<double>({6, 4, 3}, 2));
+    t.fit(test::blobs<double>(50, 6, 3, 1), test::sgd_settings(10, 3, 1));
+    const auto before = params(t.net());
+    const std::size_t step = t.step();
+    for (const auto& c : cases) {
+        CAPTURE(c.path);
+        const std::string msg = test::error_of([&] { t.load_checkpoint(c.path); });
+        CHECK(msg.find(c.path) != std::string::npos);
+        CHECK(msg.find(c.expected) != std::string::npos);
+        CHECK(params(t.net()) == before);
+        CHECK(t.step() == step);
+    }
+    // A float64 checkpoint does not load into a float32 trainer, nor into another net's.
+    pnn::Trainer<pnn::Mlp<float>> f32(pnn::Mlp<float>({6, 4, 3}, 1));
+    std::string msg = test::error_of([&] { f32.load_checkpoint(good); });
+    CHECK(msg.find(good + ": a float64 checkpoint, but this trainer trains in float32") != std::string::npos);
+    pnn::Trainer<pnn::Mlp<double>> other(pnn::Mlp<double>({6, 5, 3}, 1));
+    msg = test::error_of([&] { other.load_checkpoint(good); });
+    CHECK(msg.find("a checkpoint of a 6-4-3 net, but this trainer's net is 6-5-3") != std::string::npos);
+    // A folder that cannot take the file: the old checkpoint stays, no temporary is left.
+    msg = test::error_of([&] { t.save_checkpoint(scratch / "no-such-folder/x.ckpt"); });
+    CHECK(msg.find("no-such-folder/x.ckpt: cannot create a temporary file beside it") != std::string::npos);
+}
+
+TEST_CASE("checkpoint: killed (SIGKILL) at random moments while saving, the file on disk always loads") {
+    // 784-1024-1024-10 in float32 with momentum: about 15 MB a checkpoint.
+    const pnn::Mlp<float> net({784, 1024, 1024, 10}, 1);
+    const fs::path dir = scratch / "killed";
+    fs::create_directories(dir);
+    const std::string path = (dir / "big.ckpt").string();
+    pnn::Trainer<pnn::Mlp<float>>(net).save_checkpoint(path);  // an old checkpoint to start from
+    std::mt19937 rng(12345);
+    const auto few = test::blobs<float>(8, 784, 10, 1);
+    int kills_mid_save = 0;
+    int rounds = 0;
+    for (; rounds < 40 && (rounds < 12 || kills_mid_save < 3); ++rounds) {  // at least 12, and 3 in mid-save
+        int ready[2];
+        REQUIRE(::pipe(ready) == 0);
+        const pid_t child = ::fork();
+        if (child == 0) {
+            try {
+                pnn::Trainer<pnn::Mlp<float>> t(net);
+                t.save_checkpoint(path);
+                (void)!::write(ready[1], "s", 1);  // saving from now on
+                pnn::Sgd one;
+                one.iterations = 1;
+                for (;;) {  // new weights, then a save, until killed
+                    t.fit(few, one);
+                    t.save_checkpoint(path);
+                }
+            } catch (...) {
+            }
+            ::_exit(1);
+        }
+        char c = 0;
+        REQUIRE(::read(ready[0], &c, 1) == 1);
+        ::close(ready[0]);
+        ::close(ready[1]);
+        ::usleep(useconds_t(std::uniform_int_distribution<int>(0, 60000)(rng)));
+        ::kill(child, SIGKILL);
+        int status = 0;
+        ::waitpid(child, &status, 0);
+        REQUIRE(WIFSIGNALED(status));
+        pnn::Trainer<pnn::Mlp<float>> reader(pnn::Mlp<float>({784, 1024, 1024, 10}, 2));
+        CHECK(test::error_of([&] { reader.load_checkpoint(path); }) == "");
+        CHECK(reader.step() >= 0);
+        for (const auto& e : fs::directory_iterator(dir))
+            if (e.path().filename() != "big.ckpt") {
+                ++kills_mid_save;  // a save was cut short: its temporary file is left, the checkpoint is whole
+                fs::remove(e.path());
+            }
+    }
+    CHECK(kills_mid_save > 0);  // the test did hit saves in progress
+    MESSAGE(kills_mid_save, " of ", rounds, " kills came in the middle of a save");
 }
 
 TEST_CASE("Fashion-MNIST: a net trained on real data reaches 84% test accuracy") {

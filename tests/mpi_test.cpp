@@ -3,6 +3,9 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <pnn/comm/mpi.hpp>
 
 #include "support.hpp"
@@ -181,6 +184,60 @@ TEST_CASE("a CUDA-aware communicator is handed device buffers unstaged, and give
             for (std::size_t i = 0; i < history.size(); ++i)
                 CHECK(history[i] == doctest::Approx(local_history[i]).epsilon(1e-12));
         }
+}
+
+TEST_CASE("checkpoints are collective: written on all ranks, resumed on half of them, Local's model") {
+    // The path rank 0 makes, known to every rank.
+    char name[] = "/tmp/pnn-mpi-ckpt-XXXXXX";
+    std::uint64_t made = 0;
+    if (world_rank() == 0) made = ::mkdtemp(name) != nullptr;
+    MPI_Bcast(name, sizeof name, MPI_CHAR, 0, MPI_COMM_WORLD);
+    MPI_Bcast(&made, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    REQUIRE(made == 1);
+    const std::string path = std::string(name) + "/run.ckpt";
+    // The ranks that resume: the first half (at least one), in a communicator of their own.
+    const int resumers = (world_size() + 1) / 2;
+    MPI_Comm half;
+    MPI_Comm_split(MPI_COMM_WORLD, world_rank() < resumers ? 0 : MPI_UNDEFINED, world_rank(), &half);
+    const std::size_t n = 30, k = 11, block = 64;
+    for (std::size_t batch : {std::size_t(0), std::size_t(128)})
+        for (std::size_t reproducible : {std::size_t(0), block}) {
+            CAPTURE(batch);
+            CAPTURE(reproducible);
+            pnn::Sgd opt = settings(batch);
+            opt.iterations = n;
+            Trainer<pnn::Local> whole(initial, pnn::Local{reproducible});
+            whole.fit(data, opt);
+            opt.iterations = k;
+            Trainer<Mpi> first(initial, Mpi(MPI_COMM_WORLD, Mpi::Options{pnn::Reduction::allreduce, pnn::Placement::automatic,
+                                                                            reproducible}));
+            first.fit(data, opt);
+            first.save_checkpoint(path);
+            if (half == MPI_COMM_NULL) continue;
+            Trainer<Mpi> rest(pnn::Mlp<double>({12, 10, 6, 4}, 77),
+                              Mpi(half, Mpi::Options{pnn::Reduction::allreduce, pnn::Placement::automatic, reproducible}));
+            pnn::Sgd saved = rest.load_checkpoint(path);
+            CHECK(rest.step() == k);
+            saved.iterations = n - k;
+            rest.fit(data, saved);
+            if (reproducible)
+                CHECK(rest.net() == whole.net());  // every bit
+            else
+                CHECK(test::relative_difference(rest.net(), whole.net()) <= 1e-12);
+        }
+    // A bad file is refused on every rank, rank 0 saying why.
+    const std::string msg = test::error_of([&] {
+        Trainer<Mpi> t(initial, Mpi{});
+        t.load_checkpoint(std::string(name) + "/missing.ckpt");
+    });
+    if (world_rank() == 0) CHECK(msg.find("missing.ckpt: cannot open the checkpoint") != std::string::npos);
+    else CHECK(msg.find("rejected by 1 other rank(s) (rank 0)") != std::string::npos);
+    if (half != MPI_COMM_NULL) MPI_Comm_free(&half);
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (world_rank() == 0) {
+        std::remove(path.c_str());
+        ::rmdir(name);
+    }
 }
 
 TEST_CASE("rank 0's initial weights reach every rank") {

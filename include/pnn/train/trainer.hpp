@@ -5,9 +5,11 @@
 #include <chrono>
 #include <cmath>
 #include <concepts>
-#include <utility>
-#include <utility>
 #include <cstddef>
+#include <cstring>
+#include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 #include <xtensor/xtensor.hpp>
 
@@ -19,6 +21,7 @@
 #include "pnn/device/device.hpp"
 #include "pnn/error.hpp"
 #include "pnn/nn/backprop.hpp"
+#include "pnn/train/checkpoint.hpp"
 #include "pnn/train/sgd.hpp"
 #include "pnn/train/shuffle.hpp"
 #include "pnn/train/stages.hpp"
@@ -123,6 +126,7 @@ public:
             throw error(e.what(), comm_.rank() != 0);
         }
         const std::size_t p = net_.parameter_count();
+        settings_ = opt;
         const bool full = opt.batch_size == 0 || opt.batch_size == r.shard.global_rows;
         std::vector<double> history;
         history.reserve(std::min<std::size_t>(opt.iterations, std::size_t(1) << 20));
@@ -154,7 +158,12 @@ public:
             ++step_;
             if (clock_.recording()) ++clock_.times.iterations;
             history.push_back(j);
-            on_step(i, j);
+            // on_step may return false to end the fit after this update (every rank must).
+            if constexpr (std::is_same_v<decltype(on_step(i, j)), bool>) {
+                if (!on_step(i, j)) break;
+            } else {
+                on_step(i, j);
+            }
         }
         sync_net();
         if (clock_.recording()) clock_.times.total += std::chrono::duration<double>(StageClock::clock::now() - started).count();
@@ -162,6 +171,52 @@ public:
     }
     std::vector<double> fit(const Dataset<T>& data, const Sgd& opt) {
         return fit(data, opt, [](std::size_t, double) {});
+    }
+
+    // Writes everything a run needs to go on to path, atomically (pnn/train/checkpoint.hpp: the
+    // format, and what a crash leaves): the net's sizes and element type, the weights, the
+    // momentum buffer, the step count and the last fit's settings (its shuffle seed; the step
+    // is the shuffle's position). May be called between updates (from fit's on_step). Collective
+    // under Mpi: rank 0, which holds the whole state, writes; a failure throws on every rank.
+    void save_checkpoint(const std::string& path) {
+        const std::size_t p = net_.parameter_count();
+        sync_net();
+        const T* velocity = dev_.data(velocity_);
+        if constexpr (!D::host_memory) {
+            host_stage_.resize(std::max(host_stage_.size(), p));
+            dev_.copy_out(host_stage_.data(), velocity, p);
+            velocity = host_stage_.data();
+        }
+        agree_on_checks(path, [&] {
+            if (comm_.rank() != 0) return;
+            checkpoint::save(path, CheckpointHeader{sizeof(T), net_.sizes(), step_, settings_}, net_.parameters(), velocity);
+        });
+    }
+
+    // Continues from a checkpoint: its weights, momentum buffer, step count and settings replace
+    // this trainer's. Everything is checked first (magic, version, checksum, length, element
+    // type, the net's sizes); on any failure it throws pnn::error naming the file and what is
+    // wrong, and the trainer is as it was. Returns the settings of the fit that wrote it.
+    // Collective under Mpi: rank 0 reads the file and sends its bytes to every rank (the ranks
+    // need not share a file system); a checkpoint from any number of ranks loads on any other.
+    Sgd load_checkpoint(const std::string& path) {
+        std::vector<unsigned char> bytes, all;
+        agree_on_checks(path, [&] {
+            if (comm_.rank() != 0) return;
+            bytes = checkpoint::read_file(path);
+            check_matches(checkpoint::decode(bytes, path).header, path);
+        });
+        comm_.allgather_bytes(bytes, all);  // rank 0's bytes, everywhere
+        const CheckpointView c = checkpoint::decode(all, path);
+        const std::size_t p = net_.parameter_count();
+        std::memcpy(net_.parameters(), c.theta, c.payload_bytes);
+        dev_.copy_in(dev_.data(theta_), net_.parameters(), p);
+        dev_.copy_in(dev_.data(velocity_), reinterpret_cast<const T*>(c.velocity), p);
+        step_ = std::size_t(c.header.step);
+        settings_ = c.header.settings;
+        order_epoch_ = std::size_t(-1);  // the shuffle's order is drawn again for the step
+        replay_.reset();
+        return settings_;
     }
 
     // The most likely class of every row of x.
@@ -439,6 +494,23 @@ private:
 
     void sync_net() { dev_.copy_out(net_.parameters(), dev_.data(theta_), net_.parameter_count()); }
 
+    // A checkpoint's net must be this trainer's: same element type, same sizes.
+    void check_matches(const CheckpointHeader& s, const std::string& path) const {
+        auto name = [](std::uint32_t bytes) { return bytes == 4 ? "float32" : "float64"; };
+        if (s.element_bytes != sizeof(T))
+            detail::fail(path, ": a ", name(s.element_bytes), " checkpoint, but this trainer trains in ",
+                         name(std::uint32_t(sizeof(T))), " (load it into a Trainer of Mlp<",
+                         s.element_bytes == 4 ? "float" : "double", ">)");
+        if (s.sizes != net_.sizes()) {
+            auto text = [](const std::vector<std::size_t>& v) {
+                std::string t;
+                for (std::size_t x : v) t += (t.empty() ? "" : "-") + std::to_string(x);
+                return t;
+            };
+            detail::fail(path, ": a checkpoint of a ", text(s.sizes), " net, but this trainer's net is ", text(net_.sizes()));
+        }
+    }
+
     Net net_;
     C comm_;
     D dev_;
@@ -452,6 +524,7 @@ private:
     std::vector<std::size_t> order_;  // this epoch's sample order (mini-batch only)
     std::size_t order_epoch_ = std::size_t(-1);
     std::uint64_t order_seed_ = 0;
+    Sgd settings_;  // the last fit's, for checkpoints
     std::vector<std::size_t> local_index_;
     // The recorded full-batch step, and the buffers it was recorded on.
     struct ReplayKey {

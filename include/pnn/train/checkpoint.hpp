@@ -1,0 +1,296 @@
+// defines: pnn's checkpoint file: what a training run needs to go on (the net's sizes and element
+// type, the weights, the optimizer's state), its versioned binary format, an atomic write and
+// a read that checks everything before anyone uses what it read. The Trainer's
+// save_checkpoint / load_checkpoint use these.
+//
+// The format, version 1. Every integer and float is little-endian, as written by an x86-64 or
+// AArch64 host (a big-endian host refuses to read or write one):
+//
+//   offset  size  field
+//   0       8     magic "PNNCKPT\0"
+//   8       4     u32 version (1)
+//   12      4     u32 header bytes H (what follows, up to the payload)
+//   16      H     header:
+//                   u32 element bytes (4 float, 8 double)
+//                   u32 layer count L (sizes of the net: L numbers)
+//                   u64 sizes[L]
+//                   u64 step                (updates applied so far)
+//                   u64 parameter count P   (must match the sizes)
+//                   f64 learning rate, f64 momentum, f64 lambda,
+//                   u64 batch size, u64 shuffle seed   (the last fit's settings; the shuffle
+//                                          position is the step: the order of an epoch is drawn
+//                                          from (seed, epoch))
+//   16+H    P*e   the weights, Θ of each layer in turn, row-major (pnn::Mlp's layout)
+//           P*e   the momentum buffer, same layout
+//   end-4   4     u32 CRC-32 (zlib's) of every byte before it
+#pragma once
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "pnn/error.hpp"
+#include "pnn/train/sgd.hpp"
+
+namespace pnn {
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "pnn's checkpoint format is little-endian; this host is not"
+#endif
+
+// What a checkpoint's header holds; the weights and the momentum buffer follow it in the file.
+struct CheckpointHeader {
+    std::uint32_t element_bytes = 0;
+    std::vector<std::size_t> sizes;
+    std::uint64_t step = 0;
+    Sgd settings;  // the last fit's (iterations not stored)
+};
+
+// A checkpoint read and checked: its header, and where its two arrays of parameter_count
+// elements lie inside the file's bytes (valid while those bytes are).
+struct CheckpointView {
+    CheckpointHeader header;
+    const unsigned char* theta = nullptr;
+    const unsigned char* velocity = nullptr;
+    std::size_t payload_bytes = 0;  // of each
+};
+
+namespace checkpoint {
+
+inline constexpr char magic[8] = {'P', 'N', 'N', 'C', 'K', 'P', 'T', '\0'};
+inline constexpr std::uint32_t version = 1;
+
+// Appends v's bytes (this host is little-endian: see the #error above).
+template <class V>
+void put(std::vector<unsigned char>& out, V v) {
+    const auto* b = reinterpret_cast<const unsigned char*>(&v);
+    out.insert(out.end(), b, b + sizeof v);
+}
+
+// zlib's CRC-32 of n bytes at p, continuing from crc (0 to start).
+inline std::uint32_t crc32_of(std::uint32_t crc, const unsigned char* p, std::size_t n) {
+    uLong c = crc;
+    for (std::size_t at = 0; at < n;) {  // zlib takes uInt lengths
+        const auto chunk = static_cast<uInt>(std::min<std::size_t>(n - at, 1u << 30));
+        c = crc32(c, p + at, chunk);
+        at += chunk;
+    }
+    return static_cast<std::uint32_t>(c);
+}
+
+inline std::size_t parameter_count(const std::vector<std::size_t>& sizes) {
+    std::size_t p = 0;
+    for (std::size_t l = 0; l + 1 < sizes.size(); ++l) p += sizes[l + 1] * (sizes[l] + 1);
+    return p;
+}
+
+// The file's bytes up to the payload: magic, version, header length, header.
+inline std::vector<unsigned char> encode_header(const CheckpointHeader& h) {
+    std::vector<unsigned char> header;
+    put(header, h.element_bytes);
+    put(header, static_cast<std::uint32_t>(h.sizes.size()));
+    for (std::size_t v : h.sizes) put(header, static_cast<std::uint64_t>(v));
+    put(header, h.step);
+    put(header, static_cast<std::uint64_t>(parameter_count(h.sizes)));
+    put(header, h.settings.learning_rate);
+    put(header, h.settings.momentum);
+    put(header, h.settings.lambda);
+    put(header, static_cast<std::uint64_t>(h.settings.batch_size));
+    put(header, std::uint64_t(h.settings.seed));
+    std::vector<unsigned char> out(magic, magic + sizeof magic);
+    put(out, version);
+    put(out, static_cast<std::uint32_t>(header.size()));
+    out.insert(out.end(), header.begin(), header.end());
+    return out;
+}
+
+// A contiguous range of bytes to write.
+struct Piece {
+    const unsigned char* data;
+    std::size_t size;
+};
+
+// Reads values off a byte range, failing (with the file's name) where it would run past its end.
+class Reader {
+public:
+    Reader(const std::vector<unsigned char>& bytes, std::size_t end, const std::string& path)
+        : bytes_(bytes), end_(end), path_(path) {}
+    template <class V>
+    V get(const char* what) {
+        V v;
+        need(sizeof v, what);
+        std::memcpy(&v, bytes_.data() + at_, sizeof v);
+        at_ += sizeof v;
+        return v;
+    }
+    void skip(std::size_t n) {
+        need(n, "the magic bytes");
+        at_ += n;
+    }
+    std::size_t at() const { return at_; }
+
+private:
+    void need(std::size_t n, const char* what) const {
+        if (n > end_ - at_)
+            detail::fail(path_, ": not a complete pnn checkpoint: expected ", n, " more bytes for ", what, " at byte ", at_,
+                         ", found ", end_ - at_);
+    }
+    const std::vector<unsigned char>& bytes_;
+    std::size_t end_, at_ = 0;
+    const std::string& path_;
+};
+
+// A checkpoint's header and arrays from its bytes, every field checked: magic, version,
+// checksum, sizes against the parameter count, the file's length. `path` names the file in
+// messages.
+inline CheckpointView decode(const std::vector<unsigned char>& bytes, const std::string& path) {
+    if (bytes.size() < sizeof magic || std::memcmp(bytes.data(), magic, sizeof magic) != 0)
+        detail::fail(path, ": not a pnn checkpoint: expected the magic bytes \"PNNCKPT\", found ",
+                     bytes.size() < sizeof magic ? "a file of " + std::to_string(bytes.size()) + " bytes" : "others");
+    if (bytes.size() < sizeof magic + 12)
+        detail::fail(path, ": not a complete pnn checkpoint: ", bytes.size(), " bytes, shorter than its fixed header");
+    Reader r(bytes, bytes.size() - 4, path);
+    r.skip(sizeof magic);
+    const auto v = r.get<std::uint32_t>("the version");
+    if (v != version)
+        detail::fail(path, ": expected pnn checkpoint version ", version, ", found version ", v,
+                     v > version ? " (written by a newer pnn)" : "");
+    std::uint32_t stored = 0;
+    std::memcpy(&stored, bytes.data() + bytes.size() - 4, 4);
+    const std::uint32_t computed = crc32_of(0, bytes.data(), bytes.size() - 4);
+    if (stored != computed)
+        detail::fail(path, ": checksum mismatch (CRC-32 stored ", stored, ", computed ", computed,
+                     "): the file is corrupted or truncated");
+    const auto header_bytes = r.get<std::uint32_t>("the header's length");
+    const std::size_t header_start = r.at();
+    CheckpointView c;
+    CheckpointHeader& h = c.header;
+    h.element_bytes = r.get<std::uint32_t>("the element size");
+    if (h.element_bytes != 4 && h.element_bytes != 8)
+        detail::fail(path, ": expected an element size of 4 (float) or 8 (double), found ", h.element_bytes);
+    const auto layers = r.get<std::uint32_t>("the layer count");
+    if (layers < 2 || layers > 4096) detail::fail(path, ": expected 2 to 4096 layer sizes, found ", layers);
+    for (std::uint32_t l = 0; l < layers; ++l) {
+        const auto size = r.get<std::uint64_t>("a layer size");
+        if (size == 0 || size > (std::uint64_t(1) << 32)) detail::fail(path, ": expected layer sizes 1 to 2^32, found ", size);
+        h.sizes.push_back(std::size_t(size));
+    }
+    h.step = r.get<std::uint64_t>("the step");
+    const auto p = r.get<std::uint64_t>("the parameter count");
+    if (p != parameter_count(h.sizes))
+        detail::fail(path, ": its sizes make ", parameter_count(h.sizes), " parameters, but it says ", p);
+    h.settings.learning_rate = r.get<double>("the learning rate");
+    h.settings.momentum = r.get<double>("the momentum");
+    h.settings.lambda = r.get<double>("lambda");
+    h.settings.batch_size = std::size_t(r.get<std::uint64_t>("the batch size"));
+    h.settings.seed = r.get<std::uint64_t>("the shuffle seed");
+    if (r.at() - header_start != header_bytes)
+        detail::fail(path, ": its header says ", header_bytes, " bytes, found ", r.at() - header_start);
+    c.payload_bytes = std::size_t(p) * h.element_bytes;
+    if (bytes.size() != r.at() + 2 * c.payload_bytes + 4)
+        detail::fail(path, ": expected ", r.at() + 2 * c.payload_bytes + 4, " bytes for ", p, " parameters, found ",
+                     bytes.size());
+    c.theta = bytes.data() + r.at();
+    c.velocity = c.theta + c.payload_bytes;
+    return c;
+}
+
+namespace detail_io {
+inline std::string error_text() { return std::strerror(errno); }
+
+inline void write_all(int fd, const unsigned char* p, std::size_t n, const std::string& path) {
+    while (n > 0) {
+        const ssize_t w = ::write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            detail::fail(path, ": cannot write: ", error_text());
+        }
+        p += w;
+        n -= std::size_t(w);
+    }
+}
+}  // namespace detail_io
+
+// Writes the pieces, one after another, to path so that a crash at any moment leaves the old
+// file or the new one, never a broken one: a temporary file in the same folder, written and
+// flushed to disk (fsync), renamed over path, and the folder synced so that the rename itself is
+// on disk. The pieces are written where they lie: a checkpoint's arrays are never copied.
+inline void write_atomically(const std::string& path, const std::vector<Piece>& pieces) {
+    const std::size_t slash = path.find_last_of('/');
+    const std::string folder = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+    std::string tmp = path + ".tmp.XXXXXX";
+    std::vector<char> name(tmp.begin(), tmp.end());
+    name.push_back('\0');
+    const int fd = ::mkstemp(name.data());
+    if (fd < 0) detail::fail(path, ": cannot create a temporary file beside it: ", detail_io::error_text());
+    tmp = name.data();
+    try {
+        for (const Piece& piece : pieces) detail_io::write_all(fd, piece.data, piece.size, tmp);
+        if (::fchmod(fd, 0644) != 0 || ::fsync(fd) != 0) detail::fail(tmp, ": cannot flush to disk: ", detail_io::error_text());
+        if (::close(fd) != 0) detail::fail(tmp, ": cannot close: ", detail_io::error_text());
+    } catch (...) {
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        throw;
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        const std::string why = detail_io::error_text();
+        ::unlink(tmp.c_str());
+        detail::fail(path, ": cannot replace it with the new checkpoint: ", why);
+    }
+    const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY);
+    if (dir < 0 || ::fsync(dir) != 0) {
+        const std::string why = detail_io::error_text();
+        if (dir >= 0) ::close(dir);
+        detail::fail(folder, ": cannot sync the folder after saving ", path, ": ", why);
+    }
+    ::close(dir);
+}
+
+// Saves a checkpoint (header, then the two arrays of the header's parameter count, raw) to path,
+// atomically, with the CRC-32 of all of it at the end.
+inline void save(const std::string& path, const CheckpointHeader& h, const void* theta, const void* velocity) {
+    const std::vector<unsigned char> head = encode_header(h);
+    const std::size_t payload = parameter_count(h.sizes) * h.element_bytes;
+    const auto* t = static_cast<const unsigned char*>(theta);
+    const auto* v = static_cast<const unsigned char*>(velocity);
+    std::uint32_t crc = crc32_of(0, head.data(), head.size());
+    crc = crc32_of(crc, t, payload);
+    crc = crc32_of(crc, v, payload);
+    unsigned char tail[4];
+    std::memcpy(tail, &crc, 4);  // little-endian host
+    write_atomically(path, {{head.data(), head.size()}, {t, payload}, {v, payload}, {tail, 4}});
+}
+
+// The whole file.
+inline std::vector<unsigned char> read_file(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY);
+    if (fd < 0) detail::fail(path, ": cannot open the checkpoint: ", detail_io::error_text());
+    struct stat st{};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        detail::fail(path, ": expected a regular file");
+    }
+    std::vector<unsigned char> bytes(std::size_t(st.st_size));
+    std::size_t got = 0;
+    while (got < bytes.size()) {
+        const ssize_t r = ::read(fd, bytes.data() + got, bytes.size() - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += std::size_t(r);
+    }
+    ::close(fd);
+    if (got != bytes.size()) detail::fail(path, ": read ", got, " of its ", bytes.size(), " bytes");
+    return bytes;
+}
+
+}  // namespace checkpoint
+}  // namespace pnn
