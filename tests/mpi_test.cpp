@@ -136,20 +136,29 @@ struct StagedCpu : pnn::Cpu {
     static constexpr bool host_memory = false;
 };
 
-TEST_CASE("a device whose memory is not the host's: staged sums give Local's model") {
+// For each batch size and reduction: a StagedCpu trainer over the communicator make(reduction)
+// gives Local's weights (1e-12) and cost history; check(history) adds the caller's own checks.
+template <class C, class Make, class Check>
+void staged_gives_local(Make make, Check check) {
     for (std::size_t batch : {std::size_t(0), std::size_t(128)})
         for (auto reduction : {pnn::Reduction::allreduce, pnn::Reduction::gather_bcast}) {
             CAPTURE(batch);
             CAPTURE(int(reduction));
             Trainer<pnn::Local> local(initial);
             const auto local_history = local.fit(data, settings(batch));
-            pnn::Trainer<pnn::Mlp<double>, StagedCpu, Mpi> staged(initial, Mpi(MPI_COMM_WORLD, Mpi::Options{reduction}));
+            pnn::Trainer<pnn::Mlp<double>, StagedCpu, C> staged(initial, make(reduction));
             const auto history = staged.fit(data, settings(batch));
+            check(history);
             CHECK(test::relative_difference(staged.net(), local.net()) <= 1e-12);
             REQUIRE(history.size() == local_history.size());
             for (std::size_t i = 0; i < history.size(); ++i)
                 CHECK(history[i] == doctest::Approx(local_history[i]).epsilon(1e-12));
         }
+}
+
+TEST_CASE("a device whose memory is not the host's: staged sums give Local's model") {
+    staged_gives_local<Mpi>([](pnn::Reduction r) { return Mpi(MPI_COMM_WORLD, Mpi::Options{r}); },
+                            [](const std::vector<double>&) {});
 }
 
 // Mpi claiming to be CUDA-aware (as MPIX_Query_cuda_support says of such a build): the Trainer
@@ -168,22 +177,14 @@ struct DeviceReadingMpi : Mpi {
 
 TEST_CASE("a CUDA-aware communicator is handed device buffers unstaged, and gives Local's model") {
     CHECK(!Mpi{}.reads_device_memory());  // Debian's Open MPI is not CUDA-aware
-    for (std::size_t batch : {std::size_t(0), std::size_t(128)})
-        for (auto reduction : {pnn::Reduction::allreduce, pnn::Reduction::gather_bcast}) {
-            CAPTURE(batch);
-            CAPTURE(int(reduction));
-            Trainer<pnn::Local> local(initial);
-            const auto local_history = local.fit(data, settings(batch));
+    staged_gives_local<DeviceReadingMpi>(
+        [](pnn::Reduction r) {
             device_memory_reductions = 0;
-            pnn::Trainer<pnn::Mlp<double>, StagedCpu, DeviceReadingMpi> direct(
-                initial, DeviceReadingMpi(MPI_COMM_WORLD, Mpi::Options{reduction}));
-            const auto history = direct.fit(data, settings(batch));
+            return DeviceReadingMpi(MPI_COMM_WORLD, Mpi::Options{r});
+        },
+        [](const std::vector<double>& history) {
             CHECK(device_memory_reductions == (world_size() > 1 ? int(history.size()) : 0));
-            CHECK(test::relative_difference(direct.net(), local.net()) <= 1e-12);
-            REQUIRE(history.size() == local_history.size());
-            for (std::size_t i = 0; i < history.size(); ++i)
-                CHECK(history[i] == doctest::Approx(local_history[i]).epsilon(1e-12));
-        }
+        });
 }
 
 TEST_CASE("checkpoints are collective: written on all ranks, resumed on half of them, Local's model") {
