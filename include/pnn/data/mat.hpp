@@ -25,6 +25,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "pnn/data/dataset.hpp"
+#include "pnn/data/mat_check.hpp"
 #include "pnn/error.hpp"
 #include "pnn/nn/mlp.hpp"
 
@@ -46,6 +47,7 @@ public:
         struct stat st{};
         if (::stat(path.c_str(), &st) != 0) fail(path, ": cannot open: no such file");
         if (!S_ISREG(st.st_mode)) fail(path, ": expected a MATLAB .mat file, found a directory or special file");
+        check_mat_structure(path);  // matio trusts the sizes a file declares
         mat_ = Mat_Open(path.c_str(), MAT_ACC_RDONLY);
         if (!mat_) fail(path, ": expected a MATLAB .mat file (v4, v5 or v7.3), found something else");
     }
