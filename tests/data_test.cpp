@@ -268,6 +268,16 @@ TEST_CASE(".mat: bad files raise pnn::error naming the file and the problem") {
         has(error_of([&] { pnn::load_mat<double>(write("long_name.mat", b)); }),
             "long_name.mat: expected a well-formed MATLAB .mat file, found a data element (type 1) of 268500991 bytes");
     }
+    // Dimensions that ask for more values than the file could hold (fuzzing found a 632-byte file
+    // that asked for 1.6 GB): X's rows made 2^30.
+    {
+        std::ifstream in(no_y, std::ios::binary);
+        Bytes b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        REQUIRE(b[160] == 3);  // X's rows, after the matrix tag, its array flags and the dimensions' tag
+        b[160] = 0, b[161] = 0, b[162] = 0, b[163] = 0x40;
+        has(error_of([&] { pnn::load_mat<double>(write("tall.mat", b)); }),
+            "tall.mat: variable 'X': its 1073741824 x 4 values cannot be held by a file of");
+    }
     // a 3-D variable
     {
         const std::string path = scratch / "cube.mat";

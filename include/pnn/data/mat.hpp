@@ -48,6 +48,7 @@ public:
         if (::stat(path.c_str(), &st) != 0) fail(path, ": cannot open: no such file");
         if (!S_ISREG(st.st_mode)) fail(path, ": expected a MATLAB .mat file, found a directory or special file");
         check_mat_structure(path);  // matio trusts the sizes a file declares
+        file_bytes_ = std::size_t(st.st_size);
         mat_ = Mat_Open(path.c_str(), MAT_ACC_RDONLY);
         if (!mat_) fail(path, ": expected a MATLAB .mat file (v4, v5 or v7.3), found something else");
     }
@@ -80,9 +81,21 @@ public:
         std::vector<double> data;  // row-major
     };
     Matrix matrix(const std::string& name) {
-        std::unique_ptr<matvar_t, void (*)(matvar_t*)> v(Mat_VarRead(mat_, name.c_str()), Mat_VarFree);
-        if (!v) fail(path_, ": expected a variable '", name, "', found none (variables: ", names(), ")");
         const std::string what = path_ + ": variable '" + name + "'";
+        {
+            // Its dimensions against what the file can hold, before matio allocates for them: at
+            // most 1032 values a byte (zlib's greatest ratio, on bytes of 0). Fuzzing found a
+            // 632-byte file whose dimensions asked for 1.6 GB.
+            std::unique_ptr<matvar_t, void (*)(matvar_t*)> info(Mat_VarReadInfo(mat_, name.c_str()), Mat_VarFree);
+            if (!info) fail(path_, ": expected a variable '", name, "', found none (variables: ", names(), ")");
+            if (info->rank != 2) fail(what, ": expected a 2-D matrix, found ", info->rank, " dimensions");
+            const double values = double(info->dims[0]) * double(info->dims[1]);
+            if (values > 1032.0 * double(file_bytes_))
+                fail(what, ": its ", info->dims[0], " x ", info->dims[1], " values cannot be held by a file of ", file_bytes_,
+                     " bytes");
+        }
+        std::unique_ptr<matvar_t, void (*)(matvar_t*)> v(Mat_VarRead(mat_, name.c_str()), Mat_VarFree);
+        if (!v) fail(what, ": matio could not read it");
         if (v->rank != 2) fail(what, ": expected a 2-D matrix, found ", v->rank, " dimensions");
         if (v->isComplex) fail(what, ": expected real numbers, found a complex matrix");
         if (v->class_type == MAT_C_SPARSE || v->class_type == MAT_C_CELL || v->class_type == MAT_C_STRUCT ||
@@ -93,7 +106,8 @@ public:
         m.rows = v->dims[0];
         m.cols = v->dims[1];
         const std::size_t n = m.rows * m.cols;
-        if (n > 0 && !v->data) fail(what, ": the file holds no data for its ", m.rows, " x ", m.cols, " elements");
+        if (n > 0 && (!v->data || v->nbytes < n * std::size_t(v->data_size)))
+            fail(what, ": the file holds no data for its ", m.rows, " x ", m.cols, " elements");
         m.data.resize(n);
         for (std::size_t j = 0; j < m.cols; ++j)  // column-major in, row-major out
             for (std::size_t i = 0; i < m.rows; ++i) m.data[i * m.cols + j] = element(v.get(), i + j * m.rows, what);
@@ -132,6 +146,7 @@ private:
 
     std::string path_;
     mat_t* mat_ = nullptr;
+    std::size_t file_bytes_ = 0;
 };
 
 }  // namespace detail
