@@ -8,6 +8,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <cstdlib>
+#include <functional>
 #include <random>
 
 #include <cstdio>
@@ -473,6 +475,137 @@ TEST_CASE("checkpoint: killed (SIGKILL) at random moments while saving, the file
     }
     CHECK(kills_mid_save > 0);  // the test did hit saves in progress
     MESSAGE(kills_mid_save, " of ", rounds, " kills came in the middle of a save");
+}
+
+// ----- bad input, counted: one table across the loaders, checkpoints, the Trainer and the
+// examples' command lines. Each case must fail with a pnn::error (a command line: a usage
+// message and exit status 2) whose message names the file or argument.
+
+// Runs an example with args; returns "status N: " and what it printed on stderr.
+std::string command_line(const char* program, const std::string& args) {
+    const char* dir = std::getenv("PNN_EXAMPLES_DIR");
+    REQUIRE_MESSAGE(dir, "PNN_EXAMPLES_DIR must name the folder of the built examples (ctest and meson set it)");
+    const std::string err = scratch / "stderr.txt";
+    const int raw = std::system((std::string(dir) + "/" + program + " " + args + " > /dev/null 2> " + err).c_str());
+    std::ifstream in(err);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return "status " + std::to_string(WIFEXITED(raw) ? WEXITSTATUS(raw) : -1) + ": " + text;
+}
+
+TEST_CASE("bad input, counted: every malformed input and argument in one table raises an error that names it") {
+    const std::string good_images = write("bi", images), good_labels = write("bl", labels);
+    const auto mat_ok = write_mat("b_ok.mat", {numbered("X", 3, 4), {"y", 3, 1, {1, 2, 3}}});
+    Bytes mat_bytes;
+    {
+        std::ifstream in(mat_ok, std::ios::binary);
+        mat_bytes.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    pnn::Trainer<pnn::Mlp<double>> ckpt_source(pnn::Mlp<double>({6, 4, 3}, 1));
+    const std::string ckpt = scratch / "b_good.ckpt";
+    ckpt_source.save_checkpoint(ckpt);
+    Bytes ckpt_bytes;
+    {
+        std::ifstream in(ckpt, std::ios::binary);
+        ckpt_bytes.assign(std::istreambuf_iterator<char>(in), {});
+    }
+    auto edited = [](const Bytes& b, std::size_t at, unsigned char v) {
+        Bytes c = b;
+        c[at] = v;
+        return c;
+    };
+    const pnn::Dataset<double> data = test::blobs<double>(40, 6, 3, 1);
+    auto fit_error = [&](pnn::Dataset<double> d, auto edit) {
+        pnn::Sgd opt;
+        opt.iterations = 2;
+        edit(opt);
+        return test::error_of([&] {
+            pnn::Trainer<pnn::Mlp<double>> t(pnn::Mlp<double>({6, 4, 3}, 1));
+            t.fit(d, opt);
+        });
+    };
+    auto no_edit = [](pnn::Sgd&) {};
+    auto idx_error = [&](const std::string& i, const std::string& l) { return load_error(i, l); };
+    auto mat_error = [](const std::string& path) { return test::error_of([&] { pnn::load_mat<double>(path); }); };
+    auto ckpt_error = [](const std::string& path) {
+        return test::error_of([&] {
+            pnn::Trainer<pnn::Mlp<double>> t(pnn::Mlp<double>({6, 4, 3}, 2));
+            t.load_checkpoint(path);
+        });
+    };
+    xt::xtensor<double, 2> nan_x = data.x();
+    nan_x(3, 2) = std::nan("");
+    xt::xtensor<double, 2> narrow = xt::view(data.x(), xt::all(), xt::range(0, 5));
+    xt::xtensor<int, 1> bad_y = data.y();
+    bad_y(7) = 5;
+
+    const struct Case {
+        const char* what;
+        std::function<std::string()> run;
+        std::string expected;  // part of the message (names the thing)
+    } cases[] = {
+        // IDX loader
+        {"IDX: missing image file", [&] { return idx_error(scratch / "b_absent", good_labels); }, "b_absent: cannot open image file"},
+        {"IDX: empty file", [&] { return idx_error(write("b_zero", {}), good_labels); }, "b_zero: truncated or corrupt"},
+        {"IDX: not IDX", [&] { return idx_error(write("b_text", Bytes{'h', 'i', '!', '!', '?'}), good_labels); }, "b_text: not an IDX file"},
+        {"IDX: element type", [&] { return idx_error(write("b_float", idx({5, 2, 3}, pixels(), 0x0D)), good_labels); }, "b_float: expected IDX element type 0x08"},
+        {"IDX: truncated", [&] { return idx_error(write("b_cut", Bytes(images.begin(), images.end() - 5)), good_labels); }, "b_cut: header dimensions"},
+        {"IDX: trailing bytes", [&] { Bytes b = images; b.push_back(0); return idx_error(write("b_long", b), good_labels); }, "b_long: header dimensions"},
+        {"IDX: gzip truncated", [&] { return idx_error(write("b_cut.gz", Bytes(images.begin(), images.end() - 5), true), good_labels); }, "b_cut.gz: header dimensions"},
+        {"IDX: labels as images", [&] { return idx_error(good_labels, good_labels); }, "expected an IDX image file with at least 2 dimensions"},
+        {"IDX: label out of range", [&] { return idx_error(good_images, write("b_l12", idx({5}, {0, 1, 12, 0, 1}))); }, "b_l12: expected labels in 0..9, found 12"},
+        {"IDX: counts disagree", [&] { return idx_error(good_images, write("b_l4", idx({4}, {0, 1, 2, 0}))); }, "expected as many labels as"},
+        {"IDX: no samples", [&] { return idx_error(write("b_empty", idx({0, 2, 3}, {})), good_labels); }, "b_empty: expected at least one sample"},
+        {"IDX: a directory", [&] { return idx_error(scratch.dir.string(), good_labels); }, "expected a regular image file"},
+        // .mat loader
+        {".mat: missing", [&] { return mat_error(scratch / "b_absent.mat"); }, "b_absent.mat: cannot open"},
+        {".mat: not a .mat file", [&] { return mat_error(write("b_text.mat", Bytes{'h', 'e', 'l', 'l', 'o'})); }, "b_text.mat: expected a well-formed MATLAB .mat file"},
+        {".mat: a directory", [&] { return mat_error(scratch.dir.string()); }, "found a directory"},
+        {".mat: no y", [&] { return mat_error(write_mat("b_noy.mat", {numbered("X", 3, 4)})); }, "b_noy.mat: expected a variable 'y'"},
+        {".mat: too few labels", [&] { return mat_error(write_mat("b_short.mat", {numbered("X", 3, 4), {"y", 2, 1, {1, 2}}})); }, "b_short.mat: expected one label per sample"},
+        {".mat: labels 0", [&] { return mat_error(write_mat("b_zero.mat", {numbered("X", 2, 4), {"y", 2, 1, {0, 2}}})); }, "b_zero.mat"},
+        {".mat: an element's size lies", [&] { return mat_error(write("b_lie.mat", edited(mat_bytes, 135, 0xF6))); }, "b_lie.mat: expected a well-formed MATLAB .mat file, found a data element"},
+        {".mat: Thetas that do not chain", [&] { return test::error_of([&] { pnn::load_mat_net<double>(write_mat("b_chain.mat", {numbered("Theta1", 2, 4), numbered("Theta2", 3, 4)})); }); }, "Theta2: expected 3 columns"},
+        // checkpoints
+        {"checkpoint: missing", [&] { return ckpt_error(scratch / "b_absent.ckpt"); }, "b_absent.ckpt: cannot open the checkpoint"},
+        {"checkpoint: empty", [&] { return ckpt_error(write("b_empty.ckpt", {})); }, "b_empty.ckpt: not a pnn checkpoint"},
+        {"checkpoint: foreign", [&] { return ckpt_error(write("b_foreign.ckpt", edited(ckpt_bytes, 0, 'Q'))); }, "b_foreign.ckpt: not a pnn checkpoint"},
+        {"checkpoint: truncated", [&] { return ckpt_error(write("b_cut.ckpt", Bytes(ckpt_bytes.begin(), ckpt_bytes.end() - 9))); }, "b_cut.ckpt: checksum mismatch"},
+        {"checkpoint: corrupted", [&] { return ckpt_error(write("b_flip.ckpt", edited(ckpt_bytes, 100, ckpt_bytes[100] ^ 1))); }, "b_flip.ckpt: checksum mismatch"},
+        {"checkpoint: a directory", [&] { return ckpt_error(scratch.dir.string()); }, "expected a regular file"},
+        {"checkpoint: float64 into float32", [&] { return test::error_of([&] { pnn::Trainer<pnn::Mlp<float>>(pnn::Mlp<float>({6, 4, 3}, 1)).load_checkpoint(ckpt); }); }, "b_good.ckpt: a float64 checkpoint, but this trainer trains in float32"},
+        {"checkpoint: another net", [&] { return test::error_of([&] { pnn::Trainer<pnn::Mlp<double>>(pnn::Mlp<double>({6, 5, 3}, 1)).load_checkpoint(ckpt); }); }, "b_good.ckpt: a checkpoint of a 6-4-3 net"},
+        {"checkpoint: unwritable folder", [&] { return test::error_of([&] { ckpt_source.save_checkpoint(scratch / "b_nowhere/x.ckpt"); }); }, "b_nowhere/x.ckpt: cannot create a temporary file"},
+        // the Trainer
+        {"Trainer: inputs of the wrong width", [&] { return fit_error(pnn::Dataset<double>(narrow, data.y(), "narrow"), no_edit); }, "narrow: expected 6 features per sample"},
+        {"Trainer: a label past the outputs", [&] { return fit_error(pnn::Dataset<double>(data.x(), bad_y, "bad_y"), no_edit); }, "bad_y: expected labels in 0..2"},
+        {"Dataset: NaN input", [&] { return test::error_of([&] { const pnn::Dataset<double> d(nan_x, data.y(), "nan_x"); }); }, "nan_x: expected finite inputs"},
+        {"Trainer: empty dataset", [&] { return fit_error(pnn::Dataset<double>(), no_edit); }, "expected at least one sample"},
+        {"Trainer: learning rate 0", [&] { return fit_error(data, [](pnn::Sgd& o) { o.learning_rate = 0; }); }, "Sgd learning_rate: expected a finite value > 0"},
+        {"Trainer: momentum 1", [&] { return fit_error(data, [](pnn::Sgd& o) { o.momentum = 1; }); }, "Sgd momentum: expected a value in [0, 1)"},
+        {"Trainer: lambda < 0", [&] { return fit_error(data, [](pnn::Sgd& o) { o.lambda = -1; }); }, "Sgd lambda: expected a finite value >= 0"},
+        {"Trainer: batch larger than the data", [&] { return fit_error(data, [](pnn::Sgd& o) { o.batch_size = 41; }); }, "Sgd batch_size: expected at most the 40 samples"},
+        {"Trainer: cost with lambda NaN", [&] { return test::error_of([&] { pnn::Trainer<pnn::Mlp<double>>(pnn::Mlp<double>({6, 4, 3}, 1)).cost(data, std::nan("")); }); }, "lambda: expected a finite value >= 0, found nan"},
+        // the examples' command lines: a usage message, exit status 2
+        {"mnist_nn --learning-rate -1", [&] { return command_line("mnist_nn", "--learning-rate -1"); }, "status 2: mnist_nn: --learning-rate: expected a number > 0, found -1"},
+        {"mnist_nn --momentum 1.5", [&] { return command_line("mnist_nn", "--momentum 1.5"); }, "status 2: mnist_nn: --momentum: expected a number in [0, 1), found 1.5"},
+        {"mnist_nn --iterations -3", [&] { return command_line("mnist_nn", "--iterations -3"); }, "status 2: mnist_nn: --iterations: expected a whole number >= 0, found '-3'"},
+        {"mnist_nn --precision half", [&] { return command_line("mnist_nn", "--precision half"); }, "status 2: mnist_nn: --precision"},
+        {"mnist_nn --device tpu", [&] { return command_line("mnist_nn", "--device tpu"); }, "status 2: mnist_nn: --device"},
+        {"mnist_nn --no-such-flag", [&] { return command_line("mnist_nn", "--no-such-flag"); }, "status 2: mnist_nn: The following argument was not expected: --no-such-flag"},
+        {"mnist_nn --resume without --checkpoint", [&] { return command_line("mnist_nn", "--resume"); }, "status 2: mnist_nn: --resume requires --checkpoint"},
+        {"mnist_nn --checkpoint-every without --checkpoint", [&] { return command_line("mnist_nn", "--checkpoint-every 5"); }, "status 2: mnist_nn: --checkpoint-every requires --checkpoint"},
+        {"mnist_nn --batch-size abc", [&] { return command_line("mnist_nn", "--batch-size abc"); }, "status 2: mnist_nn: --batch-size: expected a whole number >= 0, found 'abc'"},
+        {"mnist_nn_data_parallelism --reduction scatter", [&] { return command_line("mnist_nn_data_parallelism", "--reduction scatter"); }, "status 2: mnist_nn_data_parallelism: --reduction"},
+    };
+    for (const Case& c : cases) {
+        INFO(std::string(c.what));
+        const std::string msg = c.run();
+        INFO(msg);
+        CHECK(msg.find(c.expected) != std::string::npos);
+    }
+    const std::size_t count = std::size(cases);
+    CHECK(count >= 40);
+    MESSAGE(count, " malformed inputs and arguments, each refused with a message that names it");
 }
 
 TEST_CASE("Fashion-MNIST: a net trained on real data reaches 84% test accuracy") {
