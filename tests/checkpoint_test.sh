@@ -16,12 +16,9 @@ dp=$(readlink -f "$2")
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-failed=0
-check() {  # check CONDITION-EXIT-STATUS DESCRIPTION
-  if [ "$1" -eq 0 ]; then echo "ok: $2"; else echo "FAILED: $2"; failed=1; fi
-}
-common=(--train-samples 2000 --test-samples 200 --hidden 16 --batch-size 100 --momentum 0.9 --learning-rate 0.5
-        --print-every 0)
+source "$(dirname "$0")/common.sh"
+settings=(--train-samples 2000 --test-samples 200 --hidden 16 --batch-size 100 --momentum 0.9 --learning-rate 0.5)
+common=("${settings[@]}" --print-every 0)
 
 echo "== 1. mnist_nn: 60 updates against 25 + 35 resumed"
 "$nn" "${common[@]}" --iterations 60 --checkpoint "$dir/whole.ckpt" > /dev/null
@@ -34,9 +31,12 @@ cmp -s "$dir/whole.ckpt" "$dir/split.ckpt"; check $? "the two final checkpoints 
 [ "$(ls "$dir")" = "$(printf 'log\nsplit.ckpt\nwhole.ckpt')" ]; check $? "no temporary file is left ($(ls "$dir" | tr '\n' ' '))"
 
 echo "== 2. SIGINT while training"
-"$nn" "${common[@]}" --iterations 1000000 --checkpoint "$dir/int.ckpt" --checkpoint-every 50 > /dev/null 2> "$dir/err" &
+# --print-every 10: the progress lines are the sign that training is under way (the signal is
+# sent after 5 of them, whatever the time start-up took).
+"$nn" "${settings[@]}" --print-every 10 --iterations 1000000 --checkpoint "$dir/int.ckpt" --checkpoint-every 50 \
+  > "$dir/out" 2> "$dir/err" &
 pid=$!
-sleep 3
+wait_until 120 lines_in "$dir/out" '^iteration' 5; check $? "training is under way"
 kill -INT "$pid"
 wait "$pid"
 status=$?
@@ -63,10 +63,10 @@ mpi 2 "${full[@]}" --iterations 18 --checkpoint "$dir/r4.ckpt" --resume > /dev/n
 cmp -s "$dir/r2.ckpt" "$dir/r4.ckpt"; check $? "reproducible mode: 12 updates on 4 ranks + 18 on 2 equal 30 on 2, byte for byte"
 
 echo "== 4. SIGTERM to mpirun while training"
-mpirun -np 2 --oversubscribe "$dp" "${common[@]}" --iterations 1000000 --checkpoint "$dir/term.ckpt" \
-  > /dev/null 2> "$dir/err" &
+mpirun -np 2 --oversubscribe "$dp" "${settings[@]}" --print-every 10 --iterations 1000000 \
+  --checkpoint "$dir/term.ckpt" > "$dir/out" 2> "$dir/err" &
 pid=$!
-sleep 4
+wait_until 120 lines_in "$dir/out" '^iteration' 5; check $? "training is under way on every rank"
 kill -TERM "$pid"
 wait "$pid"
 status=$?

@@ -285,6 +285,30 @@ TEST_CASE("ranks that disagree are stopped on every rank, not left waiting") {
     CHECK(uneven.find("expected the whole dataset on every rank, or on rank 0 alone") != std::string::npos);
 }
 
+TEST_CASE("equal-size shards of their own, passed without Placement::sharded, are refused on every rank") {
+    if (world_size() == 1) return;  // one rank's shard is the whole dataset
+    // rank r passes rows [100 r, 100 r + 100): equal counts, different rows
+    const auto own = data.slice(100 * std::size_t(world_rank()), 100 * std::size_t(world_rank()) + 100);
+    Trainer<Mpi> t(initial, Mpi{});
+    const std::string msg = test::error_of([&] { t.fit(own, settings(0)); });
+    CAPTURE(msg);
+    CHECK(msg.find("every rank passed 100 rows, but not the same rows") != std::string::npos);
+    CHECK(msg.find("Pass Placement::sharded") != std::string::npos);
+    CHECK(test::reported_elsewhere([&] { t.cost(own); }) == (world_rank() != 0));
+    CHECK(t.net() == initial);  // nothing trained
+    // one element different on one rank is enough
+    auto x = data.x();
+    if (world_rank() == world_size() - 1) x(500, 3) += 1e-9;
+    const std::string one = test::error_of([&] { t.cost(pnn::Dataset<double>(x, data.y())); });
+    CHECK(one.find("but not the same rows") != std::string::npos);
+    // the same rows everywhere still train, as Local does
+    Trainer<pnn::Local> local(initial);
+    local.fit(data.slice(0, 100), settings(0));
+    const auto same = data.slice(0, 100);
+    t.fit(same, settings(0));
+    CHECK(test::relative_difference(t.net(), local.net()) <= 1e-12);
+}
+
 int main(int argc, char** argv) {
     pnn::MpiSession mpi(&argc, &argv);
     doctest::Context context(argc, argv);

@@ -92,26 +92,21 @@ set +e
 in_ns "$a" timeout -k 5 120 mpirun "${two_hosts[@]}" \
   "$example" --train-samples 2000 --iterations 100000000 --print-every 100 --watchdog 5 > "$work/log" 2>&1 &
 runner=$!
-for _ in $(seq 1 600); do  # up to 60 s for training to be under way (not still starting up)
-  [ "$(grep -c '^iteration' "$work/log")" -ge 3 ] && break
-  sleep 0.1
-done
+set +u
+source "$(dirname "$0")/common.sh"
+set -u
+wait_until 60 lines_in "$work/log" '^iteration' 3; check $? "training is under way"
 in_ns "$b" ip link set "veth-b$$" down
-start=$(date +%s)
 wait "$runner"
 status=$?
-elapsed=$(( $(date +%s) - start ))
 grep -v "^iteration" "$work/log"
-failed=0
-check() {  # check CONDITION-EXIT-STATUS DESCRIPTION
-  if [ "$1" -eq 0 ]; then echo "ok: $2"; else echo "FAILED: $2"; failed=1; fi
-}
+# A hang is what the timeout catches (124, or 137 after -k): the watchdog must end it first.
 [ "$status" -ne 0 ] && [ "$status" -ne 124 ] && [ "$status" -ne 137 ]
 check $? "the job failed (status $status) rather than hanging"
-[ "$elapsed" -le 30 ]; check $? "it ended within 30 s of the link going down (took $elapsed s)"
 grep -Eq "pnn: rank 0 has waited [0-9]+ s in .+ \(MPI_[A-Za-z]+.*\) at step [0-9]+ " "$work/log"
 check $? "the watchdog's message names the call and the step"
-sleep 1
+nothing_in_namespaces() { [ -z "$(ip netns pids "$a")$(ip netns pids "$b")" ]; }
+wait_until 10 nothing_in_namespaces
 left="$(ip netns pids "$a" | tr '\n' ' ')$(ip netns pids "$b" | tr '\n' ' ')"
 [ -z "$left" ]; check $? "nothing is left running on either host (left: ${left:-none})"
 [ "$failed" -eq 0 ] && echo "multihost_test: passed"
