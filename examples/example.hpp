@@ -144,6 +144,9 @@ template <class T, class C, class Load, class D>
 int train_on(const Options& o, C comm, Load&& load, D device) {
     using clock = std::chrono::steady_clock;
     const bool speak = comm.rank() == 0;
+    // which of pnn's CPU kernel levels runs (PNN_CPU=generic|avx2|avx512 chooses one)
+    const std::string_view kernels = pnn::cpu_kernels();
+    if (speak) std::printf("CPU kernels: %.*s\n", int(kernels.size()), kernels.data());
     const pnn::Dataset<T> train_set = load(std::string("train"), o.train_samples);
     const pnn::Dataset<T> test_set = load(std::string("t10k"), o.test_samples);
 

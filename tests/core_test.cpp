@@ -1,5 +1,5 @@
 // Tests of the net, the cost, the gradient and training on the Cpu device with Local.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -385,7 +385,8 @@ TEST_CASE("the watchdog ends a process whose collective call waits too long, and
         std::this_thread::sleep_for(5s);
     });
     CHECK(status == 3);
-    INFO(err);
+    const std::string& message = err;  // (clang 14 captures no structured binding)
+    INFO(message);
     CHECK(err.find("rank 7 has waited 0 s in a call that never returns at step 42") != std::string::npos);
     // calls that return in time, and time spent outside calls, never trip it
     const auto [quiet, nothing] = in_child([] {
@@ -513,4 +514,135 @@ TEST_CASE("a run whose cost becomes NaN stops with an error naming the iteration
     INFO(msg);
     CHECK(msg.find("fit: the cost became NaN at iteration 1 ") != std::string::npos);
     CHECK(msg.find("the learning rate (2) may be too high") != std::string::npos);
+}
+
+// ---- the CPU kernel levels (pnn/simd/level.hpp) ----
+
+namespace {
+// e^x and log(1 + x) of the vector layer, for the tests below
+struct vector_exp {
+    template <class V>
+    V operator()(const V& x) const {
+        return exp(x);
+    }
+};
+struct vector_log1p {
+    template <class V>
+    V operator()(const V& x) const {
+        return log1p(x);
+    }
+};
+template <class F, class T>
+void at_level(F f, T* out, std::size_t n, const T* in) {
+    pnn::simd::dispatch([&](auto width) { pnn::simd::transform<typename decltype(width)::template vec<T>>(f, out, n, in); });
+}
+// |a - b| in units of the last place of b (for b = 0: in units of the smallest subnormal)
+template <class T>
+double ulps(T a, T b) {
+    if (a == b) return 0;
+    if (!std::isfinite(a) || !std::isfinite(b)) return 1e30;
+    const T unit = b == 0 ? std::numeric_limits<T>::denorm_min()
+                          : std::nextafter(std::abs(b), std::numeric_limits<T>::infinity()) - std::abs(b);
+    return double(std::abs(a - b) / unit);
+}
+}  // namespace
+
+TEST_CASE_TEMPLATE("exp and log1p of the vector layer, at the level in use, are within 4 ulp of the C library's", T,
+                   float, double) {
+    CAPTURE(pnn::cpu_kernels());
+    std::mt19937_64 rng(5);
+    const double range = std::is_same_v<T, float> ? 104 : 746;  // past both ends: 0 and inf
+    std::uniform_real_distribution<double> u(-1.0, 1.0);
+    std::vector<T> x(100003), e(x.size()), l(x.size()), small(x.size());  // an odd count: the padded tail too
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        x[i] = T(range * u(rng));
+        small[i] = T(std::ldexp(std::abs(u(rng)), -int(rng() % 70)));  // (0, 1], down to 2^-70
+    }
+    x[0] = 0, x[1] = T(1e-30), x[2] = -T(1e-30), x[3] = T(range), x[4] = -T(range);
+    at_level(vector_exp{}, e.data(), x.size(), x.data());
+    at_level(vector_log1p{}, l.data(), x.size(), small.data());
+    double worst_exp = 0, worst_log = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        worst_exp = std::max(worst_exp, ulps(e[i], std::exp(x[i])));
+        worst_log = std::max(worst_log, ulps(l[i], std::log1p(small[i])));
+    }
+    CHECK(worst_exp <= 4);
+    CHECK(worst_log <= 4);
+    // the ends: overflow to inf, underflow to 0, NaN through
+    const T specials[] = {T(1e6), T(-1e6), std::numeric_limits<T>::quiet_NaN()};
+    T out[3];
+    at_level(vector_exp{}, out, 3, specials);
+    CHECK(out[0] == std::numeric_limits<T>::infinity());
+    CHECK(out[1] == 0);
+    CHECK(std::isnan(out[2]));
+}
+
+TEST_CASE("every level this CPU has trains the same model, within rounding, as the reference and as each other") {
+    const auto d = test::blobs<double>(700, 40, 5, 3);  // 700 x 40: every kernel, and a partial last vector
+    const auto df = test::blobs<float>(700, 40, 5, 3);
+    const pnn::Mlp<double> initial({40, 33, 17, 5}, 2);
+    const pnn::Mlp<float> initial_f({40, 33, 17, 5}, 2);
+    const auto opt = test::sgd_settings(0, 15, 1);
+    const pnn::CpuKernels was = pnn::simd::active();
+    std::vector<pnn::Mlp<double>> nets;
+    std::vector<pnn::Mlp<float>> float_nets;
+    for (pnn::CpuKernels level : pnn::cpu_kernel_levels()) {
+        pnn::use_cpu_kernels(level);
+        CAPTURE(pnn::cpu_kernels());
+        CHECK(pnn::cpu_kernels() == pnn::name_of(level));
+        CpuTrainer<double> t(initial);
+        CHECK(t.cost(d, 0.05) == doctest::Approx(test::reference_cost(initial, d, 0.05)).epsilon(1e-12));
+        t.fit(d, opt);
+        nets.push_back(t.net());
+        CpuTrainer<float> f(initial_f);
+        CHECK(f.cost(df, 0.05) == doctest::Approx(test::reference_cost(initial_f, df, 0.05)).epsilon(1e-5));
+        f.fit(df, opt);
+        float_nets.push_back(f.net());
+    }
+    for (std::size_t i = 1; i < nets.size(); ++i) {
+        CHECK(test::relative_difference(nets[i], nets[0]) <= 1e-12);
+        CHECK(test::relative_difference(float_nets[i], float_nets[0]) <= 1e-4);
+    }
+    pnn::use_cpu_kernels(was);
+}
+
+TEST_CASE("PNN_CPU and use_cpu_kernels: a bad level is an error at first use, naming what is accepted and what this CPU has") {
+    const std::string has = pnn::simd::supported_list();
+    // in a child: the level is chosen once per process
+    const auto [status, err] = in_child([] {
+        pnn::simd::chosen().store(-1);
+        pnn::simd::forced().store(-1);
+        setenv("PNN_CPU", "sse9", 1);
+        std::fprintf(stderr, "%s|", test::error_of([] { (void)pnn::cpu_kernels(); }).c_str());
+        std::fprintf(stderr, "%s|", test::error_of([] { (void)pnn::cpu_kernels(); }).c_str());  // again, not cached
+        setenv("PNN_CPU", "generic", 1);
+        std::fprintf(stderr, "%s|", std::string(pnn::cpu_kernels()).c_str());
+        std::fprintf(stderr, "%s|", test::error_of([] { pnn::use_cpu_kernels("avx1024"); }).c_str());
+        std::fprintf(stderr, "%s", std::string(pnn::cpu_kernels()).c_str());
+    });
+    CHECK(status == 0);
+    const std::string bad = "pnn: PNN_CPU: expected generic, avx2 or avx512, found 'sse9' (this CPU has " + has + ")";
+    CHECK(err == bad + "|" + bad + "|generic|pnn: use_cpu_kernels: expected generic, avx2 or avx512, found 'avx1024' (this CPU has " + has + ")|generic");
+    // a level this CPU lacks (only where it lacks one)
+    if (pnn::simd::highest_supported() != pnn::CpuKernels::avx512) {
+        const auto [s2, e2] = in_child([] {
+            pnn::simd::chosen().store(-1);
+            setenv("PNN_CPU", "avx512", 1);
+            std::fprintf(stderr, "%s", test::error_of([] { (void)pnn::cpu_kernels(); }).c_str());
+        });
+        CHECK(e2 == "pnn: PNN_CPU: this CPU lacks avx512; it has " + has);
+    }
+}
+
+// ctest and meson run this file once per level, with PNN_CPU set: each level's kernels are checked
+// against the references above. A level this CPU lacks is skipped (status 77).
+int main(int argc, char** argv) {
+    const char* wanted = std::getenv("PNN_CPU");
+    if (wanted && *wanted && pnn::simd::level_named(wanted) > int(pnn::simd::highest_supported())) {
+        std::printf("skipped: this CPU lacks %s (it has %s)\n", wanted, pnn::simd::supported_list().c_str());
+        return 77;
+    }
+    std::printf("core_test: CPU kernels %s\n", std::string(pnn::cpu_kernels()).c_str());
+    doctest::Context context(argc, argv);
+    return context.run();
 }

@@ -309,6 +309,36 @@ TEST_CASE("equal-size shards of their own, passed without Placement::sharded, ar
     CHECK(test::relative_difference(t.net(), local.net()) <= 1e-12);
 }
 
+TEST_CASE("every rank uses the same CPU kernel level: the highest all have, or the one asked for if all have it") {
+    const pnn::CpuKernels highest = pnn::simd::highest_supported();
+    const Mpi comm;
+    // what the constructor agreed on: this CPU's highest (every rank runs on the same machine here)
+    CHECK(pnn::cpu_kernels() == pnn::name_of(highest));
+    if (world_size() == 1 || highest == pnn::CpuKernels::generic) return;
+    // the last rank plays a CPU one level lower: everyone takes that level
+    const auto lower = pnn::CpuKernels(int(highest) - 1);
+    const bool small = world_rank() == world_size() - 1;
+    CHECK(comm.agree_cpu_kernels(small ? lower : highest) == lower);
+    CHECK(pnn::cpu_kernels() == pnn::name_of(lower));
+    // asking for a level that rank lacks is an error on every rank, reported once
+    setenv("PNN_CPU", std::string(pnn::name_of(highest)).c_str(), 1);
+    const std::string lacks = test::error_of([&] { comm.agree_cpu_kernels(small ? lower : highest); });
+    CHECK(lacks.find("was asked for, but not every rank's CPU has it: the highest level all ranks have is " +
+                     std::string(pnn::name_of(lower))) != std::string::npos);
+    CHECK(test::reported_elsewhere([&] { comm.agree_cpu_kernels(small ? lower : highest); }) == (world_rank() != 0));
+    // ranks that ask for different levels
+    setenv("PNN_CPU", world_rank() == 0 ? "generic" : std::string(pnn::name_of(highest)).c_str(), 1);
+    CHECK(test::error_of([&] { comm.agree_cpu_kernels(highest); }).find("PNN_CPU: expected the same level on every rank") !=
+          std::string::npos);
+    // a bad value on one rank: that rank reports it, the others fail quietly
+    setenv("PNN_CPU", world_rank() == 1 ? "fast" : "generic", 1);
+    const std::string bad = test::error_of([&] { comm.agree_cpu_kernels(highest); });
+    if (world_rank() == 1) CHECK(bad.find("PNN_CPU: expected generic, avx2 or avx512, found 'fast'") != std::string::npos);
+    CHECK(test::reported_elsewhere([&] { comm.agree_cpu_kernels(highest); }) == (world_rank() != 1));
+    unsetenv("PNN_CPU");
+    CHECK(comm.agree_cpu_kernels(highest) == highest);
+}
+
 int main(int argc, char** argv) {
     pnn::MpiSession mpi(&argc, &argv);
     doctest::Context context(argc, argv);

@@ -7,15 +7,6 @@
 #define PNN_HD
 #endif
 
-// Whether the shared functors are also evaluated on xsimd batches on the host. Not under nvcc:
-// it instantiates every __host__ __device__ function for the device too, where a SIMD vector
-// type is an error, so there the Cpu policy evaluates them one scalar at a time.
-#if defined(__CUDACC__)
-#define PNN_SIMD_FUNCTORS 0
-#else
-#define PNN_SIMD_FUNCTORS 1
-#endif
-
 // PNN_UNROLL(n): ask the compiler to unroll the next loop n times (a hint; nvcc's front end does
 // not know the GCC pragma, and gets none).
 #define PNN_PRAGMA(x) _Pragma(#x)

@@ -27,6 +27,7 @@
 #include "pnn/comm/watchdog.hpp"
 #include "pnn/data/dataset.hpp"
 #include "pnn/error.hpp"
+#include "pnn/simd/level.hpp"
 
 namespace pnn {
 
@@ -163,6 +164,46 @@ public:
         handle->watchdog = std::make_unique<Watchdog>(options.watchdog, rank_);
         handle->reads_device_memory = options.device_buffers && detail::mpi_reads_device_memory();
         handle_ = std::move(handle);
+        agree_cpu_kernels(simd::highest_supported());
+    }
+
+    // Makes every rank use the same level of CPU kernels (pnn/simd/level.hpp), so that sums
+    // round alike on every rank: the one asked for (use_cpu_kernels or PNN_CPU, the same on
+    // every rank, and one every rank has), else the highest every rank has. Collective; a
+    // request some rank cannot meet is a pnn::error on every rank. `highest` is this rank's own
+    // (a parameter so that a test can play a rank with a smaller CPU). Returns the level.
+    CpuKernels agree_cpu_kernels(CpuKernels highest) const {
+        std::string problem;
+        int request = -1;
+        try {
+            request = simd::requested_level();
+        } catch (const error& e) {
+            problem = e.what();
+        }
+        // the first rank with a bad PNN_CPU (size_: none) reports it; the others fail too
+        int first_bad = problem.empty() ? size_ : rank_;
+        detail::mpi_check(MPI_Allreduce(MPI_IN_PLACE, &first_bad, 1, MPI_INT, MPI_MIN, handle_->comm), "MPI_Allreduce");
+        if (first_bad < size_) {
+            if (!problem.empty()) throw error(problem, rank_ != first_bad);
+            throw error(detail::message("PNN_CPU: refused on rank ", first_bad), true);
+        }
+        int lowest = int(highest), low_request = request, high_request = request;
+        detail::mpi_check(MPI_Allreduce(MPI_IN_PLACE, &lowest, 1, MPI_INT, MPI_MIN, handle_->comm), "MPI_Allreduce");
+        detail::mpi_check(MPI_Allreduce(MPI_IN_PLACE, &low_request, 1, MPI_INT, MPI_MIN, handle_->comm),
+                          "MPI_Allreduce");
+        detail::mpi_check(MPI_Allreduce(MPI_IN_PLACE, &high_request, 1, MPI_INT, MPI_MAX, handle_->comm),
+                          "MPI_Allreduce");
+        if (high_request >= 0 && low_request != high_request)
+            detail::fail_everywhere(rank_, "PNN_CPU: expected the same level on every rank, found ",
+                                    low_request < 0 ? std::string("none") : std::string(name_of(CpuKernels(low_request))),
+                                    " on one rank and ", name_of(CpuKernels(high_request)), " on another");
+        if (high_request > lowest)
+            detail::fail_everywhere(rank_, "PNN_CPU: ", name_of(CpuKernels(high_request)),
+                                    " was asked for, but not every rank's CPU has it: the highest level all ranks have is ",
+                                    name_of(CpuKernels(lowest)));
+        const int level = high_request >= 0 ? high_request : lowest;
+        simd::chosen().store(level);
+        return CpuKernels(level);
     }
     Mpi(MPI_Comm comm, Reduction reduction) : Mpi(comm, Options{reduction, Placement::automatic}) {}
 

@@ -1,7 +1,9 @@
 // defines: pnn::Cpu, the device policy that trains on the host: buffers are xtensor containers,
-// matrix products go to BLAS (cblas, OpenBLAS by default), the elementwise work is xtensor
-// expressions over the shared functors of pnn/nn/functions.hpp (vectorised by xsimd when the
-// build defines XTENSOR_USE_XSIMD).
+// the narrow products are pnn's own kernels (cpu_gemm.hpp), the others go to BLAS (cblas,
+// OpenBLAS by default), and the elementwise work evaluates the shared functors of
+// pnn/nn/functions.hpp on whole vectors. pnn's kernels run at the level of the CPU they find
+// (pnn/simd/level.hpp: generic, avx2 or avx512), chosen at run time, so a program built with
+// no -m flag is as fast as one built for its machine.
 #pragma once
 #include <cblas.h>
 
@@ -10,38 +12,20 @@
 #include <cstddef>
 #include <cstdint>
 #include <vector>
-#include <xtensor/xadapt.hpp>
-#include <xtensor/xmath.hpp>
-#include <xtensor/xnoalias.hpp>
 #include <xtensor/xtensor.hpp>
 
 #include "pnn/device/cpu_gemm.hpp"
 #include "pnn/device/device.hpp"
 #include "pnn/error.hpp"
 #include "pnn/nn/functions.hpp"
+#include "pnn/simd/apply.hpp"
+#include "pnn/simd/level.hpp"
 #include "pnn/util/matrix_ref.hpp"
 
 // OpenBLAS's thread control, weak so that pnn links with any cblas (BLIS, netlib) too.
 extern "C" void openblas_set_num_threads(int) __attribute__((weak));
 
 namespace pnn {
-
-namespace detail {
-// A flat, non-owning xtensor view of n contiguous elements: the form in which xtensor assigns
-// an expression with one linear (SIMD) loop. The pointer is handed over as an rvalue: given an
-// lvalue, xt::adapt stores a reference to the pointer variable, which would dangle here.
-template <class T>
-auto flat(T* p, std::size_t n) {
-    return xt::adapt(std::move(p), n, xt::no_ownership(), std::array<std::size_t, 1>{n});
-}
-// The same for a strided vector (a bias column inside a Theta matrix). xtensor 0.24 checks the
-// adapted length against the element count (not the span the strides cover).
-template <class T>
-auto strided(VectorRef<T> v) {
-    return xt::adapt(std::move(v.data), v.size, xt::no_ownership(),
-                     std::array<std::size_t, 1>{v.size}, std::array<std::size_t, 1>{v.stride});
-}
-}  // namespace detail
 
 struct Cpu {
     // Rows per block are chosen so that one block of input rows stays in cache between the
@@ -114,7 +98,7 @@ struct Cpu {
 
     template <class T>
     void add(T* p, const T* q, std::size_t n) const {
-        xt::noalias(detail::flat(p, n)) += detail::flat(q, n);
+        map(fn::plus{}, p, n, p, q);
     }
 
     std::size_t block_rows(std::size_t bytes_per_row) const {
@@ -129,12 +113,21 @@ struct Cpu {
     template <class T>
     void gemm(bool trans_a, bool trans_b, T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta,
               MatrixRef<T> c) const {
-        constexpr std::size_t w = detail::simd<T>::size;
+        // The tests below ask for a few vectors of the widest level; narrower levels meet them
+        // with room to spare.
+        constexpr std::size_t w = 64 / sizeof(T);
         // A B^T with few columns of C and a long reduction: the forward product of a layer.
-        if (!trans_a && trans_b && c.cols <= narrow && a.cols >= 4 * w)
-            return detail::gemm_nt(alpha, a, b, beta, c, scratch<T>(detail::gemm_nt_scratch<T>(b.rows, b.cols)));
+        if (!trans_a && trans_b && c.cols <= narrow && a.cols >= 4 * w) {
+            T* s = scratch<T>(detail::gemm_nt_scratch<T>(b.rows, b.cols));
+            return simd::dispatch([&](auto width) {
+                detail::gemm_nt<typename decltype(width)::template vec<T>>(alpha, a, b, beta, c, s);
+            });
+        }
         // A^T B with few rows of C and wide rows of B: the weight gradient δ^T a_prev.
-        if (trans_a && !trans_b && c.rows <= narrow && c.cols >= 2 * w) return detail::gemm_tn(alpha, a, b, beta, c);
+        if (trans_a && !trans_b && c.rows <= narrow && c.cols >= 2 * w)
+            return simd::dispatch([&](auto width) {
+                detail::gemm_tn<typename decltype(width)::template vec<T>>(alpha, a, b, beta, c);
+            });
         const auto k = static_cast<int>(trans_a ? a.rows : a.cols);
         const auto ta = trans_a ? CblasTrans : CblasNoTrans;
         const auto tb = trans_b ? CblasTrans : CblasNoTrans;
@@ -148,33 +141,40 @@ struct Cpu {
                         c.data, int(c.ld));
     }
 
+    // Row 0 gets the (strided) bias, the others a copy of row 0.
     template <class T>
     void fill_rows(MatrixRef<T> z, VectorRef<const T> bias) const {
-        auto b = detail::strided(bias);
-        for (std::size_t i = 0; i < z.rows; ++i) xt::noalias(detail::flat(z.row(i), z.cols)) = b;
+        if (z.rows == 0) return;
+        for (std::size_t j = 0; j < z.cols; ++j) z.row(0)[j] = bias.data[j * bias.stride];
+        for (std::size_t i = 1; i < z.rows; ++i) std::copy_n(z.row(0), z.cols, z.row(i));
     }
 
     template <class T>
     void sigmoid(MatrixRef<T> z) const {
-        auto a = dense(z);
-        xt::noalias(a) = xt::make_lambda_xfunction(fn::sigmoid{}, a);
+        T* p = dense(z);
+        map(fn::sigmoid{}, p, z.size(), p);
     }
 
     template <class T>
     void output_delta(MatrixRef<T> z, const int* labels, double* cost_sum) const {
-        auto flat_z = dense(z);
-        // J = Σ softplus(z) over every unit, minus z[i, y_i] once per sample (the one-hot term).
-        double cost = sum(fn::softplus{}, flat_z.data(), flat_z.size());
-        for (std::size_t i = 0; i < z.rows; ++i) cost -= double(z.row(i)[labels[i]]);
-        xt::noalias(flat_z) = xt::make_lambda_xfunction(fn::sigmoid{}, flat_z);
+        T* p = dense(z);
+        // J = Σ softplus(z) over every unit, minus z[i, y_i] once per sample (the one-hot term,
+        // taken before σ overwrites z); then δ = σ(z) - onehot(y).
+        double one_hot = 0, softplus_sum = 0;
+        for (std::size_t i = 0; i < z.rows; ++i) one_hot += double(z.row(i)[labels[i]]);
+        simd::dispatch([&](auto width) {
+            using V = typename decltype(width)::template vec<T>;
+            softplus_sum = simd::sum_of<V>(fn::softplus{}, p, z.size());
+            simd::transform<V>(fn::sigmoid{}, p, z.size(), p);
+        });
         for (std::size_t i = 0; i < z.rows; ++i) z.row(i)[labels[i]] -= T(1);
-        *cost_sum += cost;
+        *cost_sum += softplus_sum - one_hot;
     }
 
     template <class T>
     void times_sigmoid_grad(MatrixRef<T> d, MatrixRef<const T> a) const {
-        auto fd = dense(d);
-        xt::noalias(fd) = xt::make_lambda_xfunction(fn::times_sigmoid_grad{}, fd, dense(a));
+        T* p = dense(d);
+        map(fn::times_sigmoid_grad{}, p, d.size(), p, dense(a));
     }
 
     // A plain loop: xtensor 0.24's computed assignment (+=) into a strided adaptor writes as if
@@ -197,18 +197,16 @@ struct Cpu {
 
     template <class T>
     void finish_gradient(T* g, const T* mask, const T* theta, std::size_t n, T inv_m, T lambda_over_m) const {
-        auto fg = detail::flat(g, n);
-        xt::noalias(fg) = xt::make_lambda_xfunction(fn::finish_gradient<T>{{}, inv_m, lambda_over_m}, fg,
-                                                    detail::flat(mask, n), detail::flat(theta, n));
+        map(fn::finish_gradient<T>{inv_m, lambda_over_m}, g, n, g, mask, theta);
     }
 
     template <class T>
     void momentum_step(T* theta, T* velocity, const T* g, std::size_t n, T momentum, T learning_rate) const {
-        auto v = detail::flat(velocity, n);
-        auto th = detail::flat(theta, n);
-        xt::noalias(v) = xt::make_lambda_xfunction(fn::momentum_velocity<T>{{}, momentum, learning_rate}, v,
-                                                   detail::flat(g, n));
-        xt::noalias(th) += v;
+        simd::dispatch([&](auto width) {
+            using V = typename decltype(width)::template vec<T>;
+            simd::transform<V>(fn::momentum_velocity<T>{momentum, learning_rate}, velocity, n, velocity, g);
+            simd::transform<V>(fn::plus{}, theta, n, theta, const_cast<const T*>(velocity));
+        });
     }
 
     template <class T>
@@ -234,20 +232,10 @@ struct Cpu {
     }
 
 private:
-    // Σ f(x_i) over n contiguous values, on xsimd batches: the shared functor evaluated on
-    // vectors, without the temporary that an xtensor reduction would allocate.
-    template <class F, class T>
-    static double sum(F f, const T* x, std::size_t n) {
-        std::size_t i = 0;
-        double s = 0;
-#if PNN_SIMD_FUNCTORS
-        using B = detail::simd<T>;
-        B acc(T(0));
-        for (; i + B::size <= n; i += B::size) acc += f(B::load_unaligned(x + i));
-        s = double(xsimd::hadd(acc));
-#endif
-        for (; i < n; ++i) s += double(f(x[i]));
-        return s;
+    // out = f(in...) elementwise over n values, at the CPU's level.
+    template <class F, class T, class... In>
+    static void map(F f, T* out, std::size_t n, const In*... in) {
+        simd::dispatch([&](auto width) { simd::transform<typename decltype(width)::template vec<T>>(f, out, n, in...); });
     }
 
     // Aligned working memory for the kernels: grows to the largest request, then is reused, so
@@ -261,12 +249,11 @@ private:
         return reinterpret_cast<T*>((at + 63) / 64 * 64);
     }
 
-    // Every activation and delta block pnn allocates is dense; the flat view is what lets
-    // xtensor run one SIMD loop over it.
+    // Every activation and delta block pnn allocates is dense: one loop over rows * cols values.
     template <class T>
-    static auto dense(MatrixRef<T> m) {
+    static T* dense(MatrixRef<T> m) {
         if (!m.contiguous()) detail::fail("internal: Cpu kernel given a strided block (ld ", m.ld, " != cols ", m.cols, ")");
-        return detail::flat(m.data, m.size());
+        return m.data;
     }
 };
 

@@ -1,6 +1,7 @@
-// defines: pnn::detail::gemm_nt and gemm_tn, register-tiled xsimd products for the skinny
-// shapes of a block of rows against a narrow layer, where BLAS spends more time packing the long
-// operand than computing (benchmarks/RESULTS.md has the measurement).
+// defines: pnn::detail::gemm_nt and gemm_tn, register-tiled products for the skinny shapes of a
+// block of rows against a narrow layer, where BLAS spends more time packing the long operand
+// than computing (benchmarks/RESULTS.md has the measurement). Written once over the vector type
+// V (pnn/simd/vec.hpp); pnn::Cpu runs them through simd::dispatch at the CPU's level.
 //
 // Both read their operands in place (no packing) and accumulate in registers:
 //   gemm_nt: C (M x N) = α A (M x K) B^T + β C,  B is N x K.  Each C[i][j] is a dot product along
@@ -11,110 +12,114 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <xsimd/xsimd.hpp>
 
 #include "pnn/config.hpp"
+#include "pnn/simd/vec.hpp"
 #include "pnn/util/matrix_ref.hpp"
 
-namespace pnn::detail {
+// (vector values inside always-inlined code: see pnn/simd/vec.hpp)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
 
-template <class T>
-using simd = xsimd::batch<T>;
+namespace pnn::detail {
 
 // Keeps a loaded vector in a register. Without it g++ 12 folds the load into every FMA that
 // uses the value, turning 8 loads per 16 FMAs into 32 and making the tile load-bound (seen in
 // perf annotate). The empty asm only tells the compiler the register's value is needed as is.
-template <class T>
-inline void pin(simd<T>& v) {
-#if defined(__GNUC__)
-    typename simd<T>::register_type r = v;
+// g++ only, and only where optimising: unoptimised code keeps every value in memory anyway and
+// compiles this function on its own, outside any level's instruction set, where a 64-byte
+// operand is an error; clang checks that before inlining (and does not need the hint).
+template <class V>
+inline void pin(V& v) {
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
+    auto r = v.get();
     asm("" : "+v"(r));
-    v = r;
+    v = V::from(r);
 #endif
 }
 
 // Elements of scratch gemm_nt needs for a B of rows x cols (the caller aligns its start).
 template <class T>
 std::size_t gemm_nt_scratch(std::size_t rows, std::size_t cols) {
-    constexpr std::size_t w = simd<T>::size;
+    constexpr std::size_t w = 64 / sizeof(T);  // the widest level's lanes
     return rows * ((cols + w - 1) / w * w);
 }
 
 // One I x J tile of gemm_nt at rows i0.., columns j0...
-template <int I, int J, class T>
+template <int I, int J, class V, class T = typename V::value_type>
 void nt_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, std::size_t i0,
              std::size_t j0) {
-    constexpr std::size_t w = simd<T>::size;
+    constexpr std::size_t w = V::size;
     const std::size_t k = a.cols, kv = k - k % w;
-    simd<T> acc[I][J];
+    V acc[I][J];
     PNN_UNROLL(4)
     for (int i = 0; i < I; ++i)
         PNN_UNROLL(4)
-        for (int j = 0; j < J; ++j) acc[i][j] = simd<T>(T(0));
+        for (int j = 0; j < J; ++j) acc[i][j] = V(T(0));
     const T* ap[I];
     const T* bp[J];
     for (int i = 0; i < I; ++i) ap[i] = a.row(i0 + i);
     for (int j = 0; j < J; ++j) bp[j] = b.row(j0 + j);
     for (std::size_t p = 0; p < kv; p += w) {
         // all I + J loads first, then I x J fused multiply-adds from registers
-        simd<T> av[I], bv[J];
+        V av[I], bv[J];
         PNN_UNROLL(4)
-        for (int i = 0; i < I; ++i) pin(av[i] = simd<T>::load_unaligned(ap[i] + p));
+        for (int i = 0; i < I; ++i) pin(av[i] = V::load(ap[i] + p));
         PNN_UNROLL(4)
-        for (int j = 0; j < J; ++j) pin(bv[j] = simd<T>::load_unaligned(bp[j] + p));
+        for (int j = 0; j < J; ++j) pin(bv[j] = V::load(bp[j] + p));
         PNN_UNROLL(4)
         for (int i = 0; i < I; ++i)
             PNN_UNROLL(4)
-            for (int j = 0; j < J; ++j) acc[i][j] = xsimd::fma(av[i], bv[j], acc[i][j]);
+            for (int j = 0; j < J; ++j) acc[i][j] = fma(av[i], bv[j], acc[i][j]);
     }
     for (int i = 0; i < I; ++i)
         for (int j = 0; j < J; ++j) {
-            T s = xsimd::hadd(acc[i][j]);
+            T s = T(sum_lanes(acc[i][j]));
             for (std::size_t p = kv; p < k; ++p) s += a.row(i0 + i)[p] * b.row(j0 + j)[p];
             T& out = c.row(i0 + i)[j0 + j];
             out = beta == T(0) ? alpha * s : alpha * s + beta * out;
         }
 }
 
-template <int I, class T>
+template <int I, class V, class T = typename V::value_type>
 void nt_row_band(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, std::size_t i0) {
     std::size_t j = 0;
-    for (; j + 4 <= c.cols; j += 4) nt_tile<I, 4>(alpha, a, b, beta, c, i0, j);
+    for (; j + 4 <= c.cols; j += 4) nt_tile<I, 4, V>(alpha, a, b, beta, c, i0, j);
     switch (c.cols - j) {
-        case 3: nt_tile<I, 3>(alpha, a, b, beta, c, i0, j); break;
-        case 2: nt_tile<I, 2>(alpha, a, b, beta, c, i0, j); break;
-        case 1: nt_tile<I, 1>(alpha, a, b, beta, c, i0, j); break;
+        case 3: nt_tile<I, 3, V>(alpha, a, b, beta, c, i0, j); break;
+        case 2: nt_tile<I, 2, V>(alpha, a, b, beta, c, i0, j); break;
+        case 1: nt_tile<I, 1, V>(alpha, a, b, beta, c, i0, j); break;
         default: break;
     }
 }
 
 // scratch: room for b's rows at an aligned stride (see gemm_nt_scratch), reused across calls.
-template <class T>
+template <class V, class T = typename V::value_type>
 void gemm_nt(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, T* scratch) {
     // B's rows are usually a Theta's weights, which start one element after the bias: every
     // vector load from them would straddle two cache lines, for each of the many rows of A.
     // Copying B (small: the layer's weights) to rows aligned to the vector width once per call
     // is cheaper than that.
-    constexpr std::size_t w = simd<T>::size;
+    constexpr std::size_t w = V::size;
     const std::size_t ld = (b.cols + w - 1) / w * w;
     for (std::size_t j = 0; j < b.rows; ++j) std::copy_n(b.row(j), b.cols, scratch + j * ld);
     b = MatrixRef<const T>{scratch, b.rows, b.cols, ld};
     std::size_t i = 0;
-    for (; i + 4 <= c.rows; i += 4) nt_row_band<4>(alpha, a, b, beta, c, i);
+    for (; i + 4 <= c.rows; i += 4) nt_row_band<4, V>(alpha, a, b, beta, c, i);
     switch (c.rows - i) {
-        case 3: nt_row_band<3>(alpha, a, b, beta, c, i); break;
-        case 2: nt_row_band<2>(alpha, a, b, beta, c, i); break;
-        case 1: nt_row_band<1>(alpha, a, b, beta, c, i); break;
+        case 3: nt_row_band<3, V>(alpha, a, b, beta, c, i); break;
+        case 2: nt_row_band<2, V>(alpha, a, b, beta, c, i); break;
+        case 1: nt_row_band<1, V>(alpha, a, b, beta, c, i); break;
         default: break;
     }
 }
 
-// One tile of gemm_tn: rows j0..j0+J of C, V vectors of columns from p0 (V = 0: one scalar column).
-template <int J, int V, class T>
+// One tile of gemm_tn: rows j0..j0+J of C, W vectors of columns from p0 (W = 0: one scalar column).
+template <int J, int W, class V, class T = typename V::value_type>
 void tn_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, std::size_t j0,
              std::size_t p0) {
-    constexpr std::size_t w = simd<T>::size;
-    if constexpr (V == 0) {
+    constexpr std::size_t w = V::size;
+    if constexpr (W == 0) {
         T acc[J] = {};
         for (std::size_t r = 0; r < a.rows; ++r)
             for (int j = 0; j < J; ++j) acc[j] += a.row(r)[j0 + j] * b.row(r)[p0];
@@ -123,57 +128,59 @@ void tn_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, Matrix
             out = beta == T(0) ? alpha * acc[j] : alpha * acc[j] + beta * out;
         }
     } else {
-        simd<T> acc[J][V];
+        V acc[J][W];
         PNN_UNROLL(8)
         for (int j = 0; j < J; ++j)
             PNN_UNROLL(2)
-            for (int v = 0; v < V; ++v) acc[j][v] = simd<T>(T(0));
+            for (int v = 0; v < W; ++v) acc[j][v] = V(T(0));
         for (std::size_t r = 0; r < a.rows; ++r) {
-            simd<T> bv[V];
+            V bv[W];
             PNN_UNROLL(2)
-            for (int v = 0; v < V; ++v) pin(bv[v] = simd<T>::load_unaligned(b.row(r) + p0 + v * w));
+            for (int v = 0; v < W; ++v) pin(bv[v] = V::load(b.row(r) + p0 + v * w));
             const T* ar = a.row(r) + j0;
             PNN_UNROLL(8)
             for (int j = 0; j < J; ++j) {
-                const simd<T> av(ar[j]);
+                const V av(ar[j]);
                 PNN_UNROLL(2)
-                for (int v = 0; v < V; ++v) acc[j][v] = xsimd::fma(av, bv[v], acc[j][v]);
+                for (int v = 0; v < W; ++v) acc[j][v] = fma(av, bv[v], acc[j][v]);
             }
         }
-        const simd<T> va(alpha), vb(beta);
+        const V va(alpha), vb(beta);
         for (int j = 0; j < J; ++j)
-            for (int v = 0; v < V; ++v) {
+            for (int v = 0; v < W; ++v) {
                 T* out = c.row(j0 + j) + p0 + v * w;
-                const simd<T> r = beta == T(0) ? va * acc[j][v]
-                                                : xsimd::fma(va, acc[j][v], vb * simd<T>::load_unaligned(out));
-                r.store_unaligned(out);
+                const V r = beta == T(0) ? va * acc[j][v]
+                                                : fma(va, acc[j][v], vb * V::load(out));
+                r.store(out);
             }
     }
 }
 
-template <int J, class T>
+template <int J, class V, class T = typename V::value_type>
 void tn_row_band(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, std::size_t j0) {
-    constexpr std::size_t w = simd<T>::size;
+    constexpr std::size_t w = V::size;
     std::size_t p = 0;
-    for (; p + 2 * w <= c.cols; p += 2 * w) tn_tile<J, 2>(alpha, a, b, beta, c, j0, p);
-    for (; p + w <= c.cols; p += w) tn_tile<J, 1>(alpha, a, b, beta, c, j0, p);
-    for (; p < c.cols; ++p) tn_tile<J, 0>(alpha, a, b, beta, c, j0, p);
+    for (; p + 2 * w <= c.cols; p += 2 * w) tn_tile<J, 2, V>(alpha, a, b, beta, c, j0, p);
+    for (; p + w <= c.cols; p += w) tn_tile<J, 1, V>(alpha, a, b, beta, c, j0, p);
+    for (; p < c.cols; ++p) tn_tile<J, 0, V>(alpha, a, b, beta, c, j0, p);
 }
 
-template <class T>
+template <class V, class T = typename V::value_type>
 void gemm_tn(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c) {
     std::size_t j = 0;
-    for (; j + 8 <= c.rows; j += 8) tn_row_band<8>(alpha, a, b, beta, c, j);
+    for (; j + 8 <= c.rows; j += 8) tn_row_band<8, V>(alpha, a, b, beta, c, j);
     switch (c.rows - j) {
-        case 7: tn_row_band<7>(alpha, a, b, beta, c, j); break;
-        case 6: tn_row_band<6>(alpha, a, b, beta, c, j); break;
-        case 5: tn_row_band<5>(alpha, a, b, beta, c, j); break;
-        case 4: tn_row_band<4>(alpha, a, b, beta, c, j); break;
-        case 3: tn_row_band<3>(alpha, a, b, beta, c, j); break;
-        case 2: tn_row_band<2>(alpha, a, b, beta, c, j); break;
-        case 1: tn_row_band<1>(alpha, a, b, beta, c, j); break;
+        case 7: tn_row_band<7, V>(alpha, a, b, beta, c, j); break;
+        case 6: tn_row_band<6, V>(alpha, a, b, beta, c, j); break;
+        case 5: tn_row_band<5, V>(alpha, a, b, beta, c, j); break;
+        case 4: tn_row_band<4, V>(alpha, a, b, beta, c, j); break;
+        case 3: tn_row_band<3, V>(alpha, a, b, beta, c, j); break;
+        case 2: tn_row_band<2, V>(alpha, a, b, beta, c, j); break;
+        case 1: tn_row_band<1, V>(alpha, a, b, beta, c, j); break;
         default: break;
     }
 }
 
 }  // namespace pnn::detail
+
+#pragma GCC diagnostic pop

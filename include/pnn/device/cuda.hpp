@@ -483,13 +483,13 @@ public:
     template <class T>
     void finish_gradient(T* g, const T* mask, const T* theta, std::size_t n, T inv_m, T lambda_over_m) const {
         for_each_index("finish_gradient", n,
-                       detail::cuda_kernels::finish_gradient<T>{g, mask, theta, {{}, inv_m, lambda_over_m}});
+                       detail::cuda_kernels::finish_gradient<T>{g, mask, theta, {inv_m, lambda_over_m}});
     }
 
     template <class T>
     void momentum_step(T* theta, T* velocity, const T* g, std::size_t n, T momentum, T learning_rate) const {
         for_each_index("momentum_step", n,
-                       detail::cuda_kernels::momentum_step<T>{theta, velocity, g, {{}, momentum, learning_rate}});
+                       detail::cuda_kernels::momentum_step<T>{theta, velocity, g, {momentum, learning_rate}});
     }
 
     template <class T>

@@ -1,9 +1,9 @@
 // defines: the elementwise math of training as small functors (sigmoid, its derivative, the
 // cross-entropy term, the gradient finish and the update), written once for every device.
 //
-// Each functor has a generic call operator: a Cpu expression evaluates it on xsimd batches
-// (through simd_apply, the hook xtensor looks for), the Cuda policy on scalars inside Thrust
-// kernels (PNN_HD). The trailing return types let both detect what the functor accepts.
+// Each functor has a generic call operator: the Cpu policy evaluates it on whole vectors
+// (pnn::simd::vec, at the CPU's level), the Cuda policy on scalars inside Thrust kernels
+// (PNN_HD). The trailing return types let both detect what the functor accepts.
 #pragma once
 #include <cmath>
 #include <type_traits>
@@ -13,18 +13,7 @@
 
 namespace pnn::fn {
 
-// Adds the simd_apply hook that xtensor's xfunction uses to vectorise a functor.
-template <class Derived>
-struct vectorisable {
-#if PNN_SIMD_FUNCTORS
-    template <class... B>
-    auto simd_apply(const B&... b) const -> decltype(std::declval<const Derived&>()(b...)) {
-        return static_cast<const Derived&>(*this)(b...);
-    }
-#endif
-};
-
-// max(z, 0) for a scalar (host or device code) or an xsimd batch (found by ADL).
+// max(z, 0) for a scalar (host or device code) or a pnn::simd::vec (found by ADL).
 template <class V>
 PNN_HD V positive_part(const V& z) {
     if constexpr (std::is_arithmetic_v<V>) {
@@ -35,7 +24,7 @@ PNN_HD V positive_part(const V& z) {
 }
 
 // a = 1 / (1 + e^-z)
-struct sigmoid : vectorisable<sigmoid> {
+struct sigmoid {
     template <class V>
     PNN_HD auto operator()(const V& z) const -> decltype(V(1) / (V(1) + exp(-z))) {
         using std::exp;
@@ -45,7 +34,7 @@ struct sigmoid : vectorisable<sigmoid> {
 
 // dσ/dz expressed through the activation: σ'(z) = a (1 - a). Backprop multiplies the
 // propagated delta by it: delta_l = (delta_{l+1} W_{l+1}) ⊙ a_l (1 - a_l).
-struct times_sigmoid_grad : vectorisable<times_sigmoid_grad> {
+struct times_sigmoid_grad {
     template <class V>
     PNN_HD auto operator()(const V& d, const V& a) const -> decltype(d * a * (V(1) - a)) {
         return d * a * (V(1) - a);
@@ -56,7 +45,7 @@ struct times_sigmoid_grad : vectorisable<times_sigmoid_grad> {
 // max(z, 0) + log1p(e^-|z|). The seed's per-unit cost is -y log h - (1-y) log(1-h) with
 // h = σ(z), which equals softplus(z) - y z exactly; evaluating it from z avoids log(0) when a
 // unit saturates, where log(h) of a rounded h would give -inf.
-struct softplus : vectorisable<softplus> {
+struct softplus {
     template <class V>
     PNN_HD auto operator()(const V& z) const -> decltype(log1p(exp(-abs(z)))) {
         using std::abs;
@@ -69,7 +58,7 @@ struct softplus : vectorisable<softplus> {
 // The gradient from its sum over m samples: g = sum / m + (λ / m) · mask · θ, where mask is
 // 0 on bias entries and 1 elsewhere, so that the L2 term skips the bias column.
 template <class T>
-struct finish_gradient : vectorisable<finish_gradient<T>> {
+struct finish_gradient {
     T inv_m;
     T lambda_over_m;
     template <class V>
@@ -81,7 +70,7 @@ struct finish_gradient : vectorisable<finish_gradient<T>> {
 // Heavy-ball momentum: v <- μ v - η g, then θ <- θ + v. With μ = 0 this is the seed's
 // θ <- θ - η g exactly (θ + (-η g) and θ - η g round identically).
 template <class T>
-struct momentum_velocity : vectorisable<momentum_velocity<T>> {
+struct momentum_velocity {
     T momentum;
     T learning_rate;
     template <class V>
@@ -90,8 +79,16 @@ struct momentum_velocity : vectorisable<momentum_velocity<T>> {
     }
 };
 
+// a + b: the update θ += v, and sums of buffers.
+struct plus {
+    template <class V>
+    PNN_HD auto operator()(const V& a, const V& b) const -> decltype(a + b) {
+        return a + b;
+    }
+};
+
 // Σ mask · θ², the L2 term before its factor λ / (2m).
-struct masked_square : vectorisable<masked_square> {
+struct masked_square {
     template <class V>
     PNN_HD auto operator()(const V& mask, const V& theta) const -> decltype(mask * theta) {
         return mask * theta * theta;

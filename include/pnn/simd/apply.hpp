@@ -1,0 +1,50 @@
+// defines: pnn::simd::transform and pnn::simd::sum_of, the two loops that evaluate a shared
+// functor (pnn/nn/functions.hpp) over contiguous arrays on vec<T, Bytes>.
+//
+// The last, partial vector is evaluated as a whole vector too (padded, and only the real lanes
+// kept), so every element goes through the same formula wherever it sits in the array: a row's
+// values do not depend on how the rows were split into blocks or over ranks.
+#pragma once
+#include <algorithm>
+#include <cstddef>
+
+#include "pnn/simd/math.hpp"
+#include "pnn/simd/vec.hpp"
+
+namespace pnn::simd {
+
+// Lanes [0, count) of a vector from p, the others 0.
+template <class V, class T = typename V::value_type>
+V load_partial(const T* p, std::size_t count) {
+    T lanes[V::size] = {};
+    std::copy_n(p, count, lanes);
+    return V::load(lanes);
+}
+
+// out[i] = f(in[i]...) for i < n (out may be one of the inputs).
+template <class V, class F, class T, class... In>
+void transform(F f, T* out, std::size_t n, const In*... in) {
+    std::size_t i = 0;
+    for (; i + V::size <= n; i += V::size) f(V::load(in + i)...).store(out + i);
+    if (i == n) return;
+    T lanes[V::size];
+    f(load_partial<V>(in + i, n - i)...).store(lanes);
+    std::copy_n(lanes, n - i, out + i);
+}
+
+// Σ f(x[i]) for i < n, summed per lane in T and then across lanes in double.
+template <class V, class F, class T>
+double sum_of(F f, const T* x, std::size_t n) {
+    std::size_t i = 0;
+    V acc(T(0));
+    for (; i + V::size <= n; i += V::size) acc += f(V::load(x + i));
+    double s = sum_lanes(acc);
+    if (i < n) {
+        T lanes[V::size];
+        f(load_partial<V>(x + i, n - i)).store(lanes);
+        for (std::size_t k = 0; k < n - i; ++k) s += double(lanes[k]);
+    }
+    return s;
+}
+
+}  // namespace pnn::simd
