@@ -23,20 +23,9 @@
 
 namespace pnn::detail {
 
-// Keeps a loaded vector in a register. Without it g++ 12 folds the load into every FMA that
-// uses the value, turning 8 loads per 16 FMAs into 32 and making the tile load-bound (seen in
-// perf annotate). The empty asm only tells the compiler the register's value is needed as is.
-// g++ only, and only where optimising: unoptimised code keeps every value in memory anyway and
-// compiles this function on its own, outside any level's instruction set, where a 64-byte
-// operand is an error; clang checks that before inlining (and does not need the hint).
-template <class V>
-inline void pin(V& v) {
-#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
-    auto r = v.get();
-    asm("" : "+v"(r));
-    v = V::from(r);
-#endif
-}
+// (The xsimd version of these kernels kept each loaded vector in a register with an empty asm,
+// against g++ folding loads into the FMAs; over pnn's own vectors the same hint made g++ spill
+// them instead: 31 against 35 GFLOP/s for the seed's forward product, so there is none.)
 
 // Elements of scratch gemm_nt needs for a B of rows x cols (the caller aligns its start).
 template <class T>
@@ -64,9 +53,9 @@ void nt_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, Matrix
         // all I + J loads first, then I x J fused multiply-adds from registers
         V av[I], bv[J];
         PNN_UNROLL(4)
-        for (int i = 0; i < I; ++i) pin(av[i] = V::load(ap[i] + p));
+        for (int i = 0; i < I; ++i) av[i] = V::load(ap[i] + p);
         PNN_UNROLL(4)
-        for (int j = 0; j < J; ++j) pin(bv[j] = V::load(bp[j] + p));
+        for (int j = 0; j < J; ++j) bv[j] = V::load(bp[j] + p);
         PNN_UNROLL(4)
         for (int i = 0; i < I; ++i)
             PNN_UNROLL(4)
@@ -74,7 +63,7 @@ void nt_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, Matrix
     }
     for (int i = 0; i < I; ++i)
         for (int j = 0; j < J; ++j) {
-            T s = T(sum_lanes(acc[i][j]));
+            T s = reduce_add(acc[i][j]);
             for (std::size_t p = kv; p < k; ++p) s += a.row(i0 + i)[p] * b.row(j0 + j)[p];
             T& out = c.row(i0 + i)[j0 + j];
             out = beta == T(0) ? alpha * s : alpha * s + beta * out;
@@ -136,7 +125,7 @@ void tn_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, Matrix
         for (std::size_t r = 0; r < a.rows; ++r) {
             V bv[W];
             PNN_UNROLL(2)
-            for (int v = 0; v < W; ++v) pin(bv[v] = V::load(b.row(r) + p0 + v * w));
+            for (int v = 0; v < W; ++v) bv[v] = V::load(b.row(r) + p0 + v * w);
             const T* ar = a.row(r) + j0;
             PNN_UNROLL(8)
             for (int j = 0; j < J; ++j) {
