@@ -482,11 +482,12 @@ TEST_CASE("checkpoint: killed (SIGKILL) at random moments while saving, the file
 // message and exit status 2) whose message names the file or argument.
 
 // Runs an example with args; returns "status N: " and what it printed on stderr.
-std::string command_line(const char* program, const std::string& args) {
+std::string command_line(const char* program, const std::string& args, const std::string& env = "") {
     const char* dir = std::getenv("PNN_EXAMPLES_DIR");
     REQUIRE_MESSAGE(dir, "PNN_EXAMPLES_DIR must name the folder of the built examples (ctest and meson set it)");
     const std::string err = scratch / "stderr.txt";
-    const int raw = std::system((std::string(dir) + "/" + program + " " + args + " > /dev/null 2> " + err).c_str());
+    const std::string prefix = env.empty() ? "" : "env " + env + " ";
+    const int raw = std::system((prefix + dir + "/" + program + " " + args + " > /dev/null 2> " + err).c_str());
     std::ifstream in(err);
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     return "status " + std::to_string(WIFEXITED(raw) ? WEXITSTATUS(raw) : -1) + ": " + text;
@@ -596,6 +597,8 @@ TEST_CASE("bad input, counted: every malformed input and argument in one table r
         {"mnist_nn --checkpoint-every without --checkpoint", [&] { return command_line("mnist_nn", "--checkpoint-every 5"); }, "status 2: mnist_nn: --checkpoint-every requires --checkpoint"},
         {"mnist_nn --batch-size abc", [&] { return command_line("mnist_nn", "--batch-size abc"); }, "status 2: mnist_nn: --batch-size: expected a whole number >= 0, found 'abc'"},
         {"mnist_nn_data_parallelism --reduction scatter", [&] { return command_line("mnist_nn_data_parallelism", "--reduction scatter"); }, "status 2: mnist_nn_data_parallelism: --reduction"},
+        // the environment: an unknown CPU kernel level, refused before any work (status 1)
+        {"PNN_CPU=sse9 mnist_nn", [&] { return command_line("mnist_nn", "--iterations 1 --train-samples 100", "PNN_CPU=sse9"); }, "status 1: mnist_nn: pnn: PNN_CPU: expected generic, avx2 or avx512, found 'sse9' (this CPU has generic"},
     };
     for (const Case& c : cases) {
         INFO(std::string(c.what));
