@@ -123,21 +123,15 @@ vec<T, 16> fma(const vec<T, 16>& a, const vec<T, 16>& b, const vec<T, 16>& c) {
     return a * b + c;
 }
 #if PNN_SIMD_X86 && !defined(__CUDACC__)
-__attribute__((target("avx2,fma"))) inline vec<double, 32> fma(const vec<double, 32>& a, const vec<double, 32>& b,
-                                                               const vec<double, 32>& c) {
-    return vec<double, 32>(_mm256_fmadd_pd(a.r, b.r, c.r));
+template <class T>
+__attribute__((target("avx2,fma"))) vec<T, 32> fma(const vec<T, 32>& a, const vec<T, 32>& b, const vec<T, 32>& c) {
+    if constexpr (sizeof(T) == 8) return vec<T, 32>(_mm256_fmadd_pd(a.r, b.r, c.r));
+    else return vec<T, 32>(_mm256_fmadd_ps(a.r, b.r, c.r));
 }
-__attribute__((target("avx2,fma"))) inline vec<float, 32> fma(const vec<float, 32>& a, const vec<float, 32>& b,
-                                                              const vec<float, 32>& c) {
-    return vec<float, 32>(_mm256_fmadd_ps(a.r, b.r, c.r));
-}
-__attribute__((target("avx512f"))) inline vec<double, 64> fma(const vec<double, 64>& a, const vec<double, 64>& b,
-                                                              const vec<double, 64>& c) {
-    return vec<double, 64>(_mm512_fmadd_pd(a.r, b.r, c.r));
-}
-__attribute__((target("avx512f"))) inline vec<float, 64> fma(const vec<float, 64>& a, const vec<float, 64>& b,
-                                                             const vec<float, 64>& c) {
-    return vec<float, 64>(_mm512_fmadd_ps(a.r, b.r, c.r));
+template <class T>
+__attribute__((target("avx512f"))) vec<T, 64> fma(const vec<T, 64>& a, const vec<T, 64>& b, const vec<T, 64>& c) {
+    if constexpr (sizeof(T) == 8) return vec<T, 64>(_mm512_fmadd_pd(a.r, b.r, c.r));
+    else return vec<T, 64>(_mm512_fmadd_ps(a.r, b.r, c.r));
 }
 #endif
 
