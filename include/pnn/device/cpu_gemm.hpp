@@ -40,30 +40,33 @@ void nt_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, Matrix
              std::size_t j0) {
     constexpr std::size_t w = V::size;
     const std::size_t k = a.cols, kv = k - k % w;
-    V acc[I][J];
+    // the compiler's vectors, not V, in the hot loop: g++ keeps arrays of them in registers,
+    // where arrays of V (a struct) had their loads spilled to the stack
+    using N = typename V::native;
+    N acc[I][J];
     PNN_UNROLL(4)
     for (int i = 0; i < I; ++i)
         PNN_UNROLL(4)
-        for (int j = 0; j < J; ++j) acc[i][j] = V(T(0));
+        for (int j = 0; j < J; ++j) acc[i][j] = N{};
     const T* ap[I];
     const T* bp[J];
     for (int i = 0; i < I; ++i) ap[i] = a.row(i0 + i);
     for (int j = 0; j < J; ++j) bp[j] = b.row(j0 + j);
     for (std::size_t p = 0; p < kv; p += w) {
         // all I + J loads first, then I x J fused multiply-adds from registers
-        V av[I], bv[J];
+        N av[I], bv[J];
         PNN_UNROLL(4)
-        for (int i = 0; i < I; ++i) av[i] = V::load(ap[i] + p);
+        for (int i = 0; i < I; ++i) av[i] = V::load(ap[i] + p).get();
         PNN_UNROLL(4)
-        for (int j = 0; j < J; ++j) bv[j] = V::load(bp[j] + p);
+        for (int j = 0; j < J; ++j) bv[j] = V::load(bp[j] + p).get();
         PNN_UNROLL(4)
         for (int i = 0; i < I; ++i)
             PNN_UNROLL(4)
-            for (int j = 0; j < J; ++j) acc[i][j] = fma(av[i], bv[j], acc[i][j]);
+            for (int j = 0; j < J; ++j) acc[i][j] = fma(V(av[i]), V(bv[j]), V(acc[i][j])).get();
     }
     for (int i = 0; i < I; ++i)
         for (int j = 0; j < J; ++j) {
-            T s = reduce_add(acc[i][j]);
+            T s = reduce_add(V(acc[i][j]));
             for (std::size_t p = kv; p < k; ++p) s += a.row(i0 + i)[p] * b.row(j0 + j)[p];
             T& out = c.row(i0 + i)[j0 + j];
             out = beta == T(0) ? alpha * s : alpha * s + beta * out;
