@@ -75,6 +75,16 @@ inline int level_named(std::string_view text) {
     return -1;
 }
 
+// The level named by text, which `source` (PNN_CPU, use_cpu_kernels) gave; pnn::error for a
+// name that is none.
+inline CpuKernels known_level(std::string_view text, const char* source) {
+    const int level = level_named(text);
+    if (level < 0)
+        pnn::detail::fail(source, ": expected generic, avx2 or avx512, found '", text, "' (this CPU has ",
+                          supported_list(), ")");
+    return CpuKernels(level);
+}
+
 // The level in use (-1: not chosen yet), and the one a program forced through
 // use_cpu_kernels (-1: none).
 inline std::atomic<int>& chosen() {
@@ -93,11 +103,7 @@ inline int requested_level() {
     if (forced().load() >= 0) return forced().load();
     const char* env = std::getenv("PNN_CPU");
     if (!env || !*env) return -1;
-    const int level = level_named(env);
-    if (level < 0)
-        pnn::detail::fail("PNN_CPU: expected generic, avx2 or avx512, found '", env, "' (this CPU has ",
-                          supported_list(), ")");
-    return level;
+    return int(known_level(env, "PNN_CPU"));
 }
 
 // The level in use; chosen at the first call: the one asked for (which this CPU must have),
@@ -174,12 +180,6 @@ inline void use_cpu_kernels(CpuKernels level) {
     simd::forced().store(int(level));
     simd::chosen().store(int(level));
 }
-inline void use_cpu_kernels(std::string_view level) {
-    const int l = simd::level_named(level);
-    if (l < 0)
-        detail::fail("use_cpu_kernels: expected generic, avx2 or avx512, found '", level, "' (this CPU has ",
-                     simd::supported_list(), ")");
-    use_cpu_kernels(CpuKernels(l));
-}
+inline void use_cpu_kernels(std::string_view level) { use_cpu_kernels(simd::known_level(level, "use_cpu_kernels")); }
 
 }  // namespace pnn
