@@ -50,51 +50,68 @@ struct vec {
     typedef T native __attribute__((vector_size(Bytes)));
     typedef lane_int bits __attribute__((vector_size(Bytes)));
 
+#if defined(__CUDACC__)
+    // nvcc refuses a type with a vector member wherever its host-device functors could see it:
+    // there the lanes are an array (nvcc builds only the 16-byte level).
+    T lanes_[size];
+    PNN_SIMD_INLINE native get() const {
+        native v;
+        std::memcpy(&v, lanes_, Bytes);
+        return v;
+    }
+    PNN_SIMD_INLINE void set(const native& v) { std::memcpy(lanes_, &v, Bytes); }
+    PNN_SIMD_INLINE void* bytes() { return lanes_; }
+    PNN_SIMD_INLINE const void* bytes() const { return lanes_; }
+#else
     native r;
+    PNN_SIMD_INLINE const native& get() const { return r; }
+    PNN_SIMD_INLINE void set(const native& v) { r = v; }
+    PNN_SIMD_INLINE void* bytes() { return &r; }
+    PNN_SIMD_INLINE const void* bytes() const { return &r; }
+#endif
     int memory_abi = 0;  // see above
 
     vec() = default;
-    PNN_SIMD_INLINE explicit vec(T s) : r(native{} + s) {}
-    PNN_SIMD_INLINE explicit vec(const native& v) : r(v) {}
+    PNN_SIMD_INLINE explicit vec(T s) { set(native{} + s); }
+    PNN_SIMD_INLINE explicit vec(const native& v) { set(v); }
 
     PNN_SIMD_INLINE static vec load(const T* p) {
         vec v;
-        std::memcpy(&v.r, p, Bytes);
+        std::memcpy(v.bytes(), p, Bytes);
         return v;
     }
-    PNN_SIMD_INLINE void store(T* p) const { std::memcpy(p, &r, Bytes); }
-    PNN_SIMD_INLINE T operator[](std::size_t i) const { return r[i]; }
+    PNN_SIMD_INLINE void store(T* p) const { std::memcpy(p, bytes(), Bytes); }
+    PNN_SIMD_INLINE T operator[](std::size_t i) const { return get()[i]; }
 
-    PNN_SIMD_INLINE const native& get() const { return r; }
     PNN_SIMD_INLINE static vec from(const native& v) { return vec(v); }
     PNN_SIMD_INLINE bits get_bits() const {
         bits b;
-        std::memcpy(&b, &r, Bytes);
+        std::memcpy(&b, bytes(), Bytes);
         return b;
     }
     PNN_SIMD_INLINE static vec from_bits(const bits& b) {
         vec v;
-        std::memcpy(&v.r, &b, Bytes);
+        std::memcpy(v.bytes(), &b, Bytes);
         return v;
     }
 
-    friend PNN_SIMD_INLINE vec operator+(const vec& a, const vec& b) { return vec(a.r + b.r); }
-    friend PNN_SIMD_INLINE vec operator-(const vec& a, const vec& b) { return vec(a.r - b.r); }
-    friend PNN_SIMD_INLINE vec operator*(const vec& a, const vec& b) { return vec(a.r * b.r); }
-    friend PNN_SIMD_INLINE vec operator/(const vec& a, const vec& b) { return vec(a.r / b.r); }
-    friend PNN_SIMD_INLINE vec operator-(const vec& a) { return vec(-a.r); }
+    friend PNN_SIMD_INLINE vec operator+(const vec& a, const vec& b) { return vec(a.get() + b.get()); }
+    friend PNN_SIMD_INLINE vec operator-(const vec& a, const vec& b) { return vec(a.get() - b.get()); }
+    friend PNN_SIMD_INLINE vec operator*(const vec& a, const vec& b) { return vec(a.get() * b.get()); }
+    friend PNN_SIMD_INLINE vec operator/(const vec& a, const vec& b) { return vec(a.get() / b.get()); }
+    friend PNN_SIMD_INLINE vec operator-(const vec& a) { return vec(-a.get()); }
     PNN_SIMD_INLINE vec& operator+=(const vec& b) {
-        r += b.r;
+        set(get() + b.get());
         return *this;
     }
 
     // max(a, b) lane by lane (b where a is NaN, as std::max(b, a) would not: only used with b = 0)
-    friend PNN_SIMD_INLINE vec max(const vec& a, const vec& b) { return vec(a.r > b.r ? a.r : b.r); }
+    friend PNN_SIMD_INLINE vec max(const vec& a, const vec& b) { return vec(a.get() > b.get() ? a.get() : b.get()); }
     friend PNN_SIMD_INLINE vec abs(const vec& a) { return from_bits(a.get_bits() & std::numeric_limits<lane_int>::max()); }
     // The lanes' sum in double, in lane order (a fixed order: the same bits on every run).
     friend PNN_SIMD_INLINE double sum_lanes(const vec& a) {
         double s = 0;
-        for (std::size_t i = 0; i < size; ++i) s += double(a.r[i]);
+        for (std::size_t i = 0; i < size; ++i) s += double(a[i]);
         return s;
     }
     // The lanes' sum in T, as a tree: the upper half added to the lower until 16 bytes are left
@@ -102,13 +119,13 @@ struct vec {
     friend PNN_SIMD_INLINE T reduce_add(const vec& a) {
         if constexpr (Bytes > 16) {
             vec<T, Bytes / 2> lo, hi;
-            std::memcpy(&lo.r, &a.r, Bytes / 2);
-            std::memcpy(&hi.r, reinterpret_cast<const char*>(&a.r) + Bytes / 2, Bytes / 2);
+            std::memcpy(lo.bytes(), a.bytes(), Bytes / 2);
+            std::memcpy(hi.bytes(), static_cast<const char*>(a.bytes()) + Bytes / 2, Bytes / 2);
             return reduce_add(lo + hi);
         } else if constexpr (size == 4) {
-            return (a.r[0] + a.r[2]) + (a.r[1] + a.r[3]);
+            return (a[0] + a[2]) + (a[1] + a[3]);
         } else {
-            return a.r[0] + a.r[1];
+            return a[0] + a[1];
         }
     }
 };
