@@ -234,8 +234,11 @@ TEST_CASE_TEMPLATE("Cpu::gemm equals a naive product on every path (pnn's kernel
     for (std::size_t pad : {0, 3})
         for (T beta : {T(0), T(1), T(-0.5)}) {
             // narrow outputs with long reductions: pnn's kernels, every tile remainder
-            for (std::size_t m : {1, 3, 4, 7, 50})
-                for (std::size_t n : {1, 2, 3, 4, 5, 25, 64}) check_gemm<T>(false, true, m, n, 400, pad, beta);
+            // (rows: every remainder of the 5- and 2-row tiles; reductions with and without a
+            // tail after the last whole vector)
+            for (std::size_t m : {1, 2, 3, 4, 6, 7, 50})
+                for (std::size_t n : {1, 2, 3, 4, 5, 25, 64})
+                    for (std::size_t k : {400, 403}) check_gemm<T>(false, true, m, n, k, pad, beta);
             for (std::size_t m : {1, 7, 8, 9, 25, 64})
                 for (std::size_t n : {16, 17, 33, 64, 401}) check_gemm<T>(true, false, m, n, 37, pad, beta);
             // shapes that go to BLAS

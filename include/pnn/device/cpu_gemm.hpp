@@ -5,13 +5,15 @@
 //
 // Both read their operands in place (no packing) and accumulate in registers:
 //   gemm_nt: C (M x N) = α A (M x K) B^T + β C,  B is N x K.  Each C[i][j] is a dot product along
-//            K of two rows read contiguously; a 4 x 4 tile of them shares its loads.
+//            K of two rows read contiguously; a tile of them (5 x 4 or 2 x 4, see nt_tile_rows)
+//            shares its loads.
 //   gemm_tn: C (M x N) = α A^T B + β C,  A is K x M, B is K x N.  C's rows are swept along N in
 //            vectors; a tile of up to 8 rows x 2 vectors of C is updated once per row of A and B.
 #pragma once
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "pnn/config.hpp"
 #include "pnn/simd/vec.hpp"
@@ -23,10 +25,6 @@
 
 namespace pnn::detail {
 
-// (The xsimd version of these kernels kept each loaded vector in a register with an empty asm,
-// against g++ folding loads into the FMAs; over pnn's own vectors the same hint made g++ spill
-// them instead: 31 against 35 GFLOP/s for the seed's forward product, so there is none.)
-
 // Elements of scratch gemm_nt needs for a B of rows x cols (the caller aligns its start).
 template <class T>
 std::size_t gemm_nt_scratch(std::size_t rows, std::size_t cols) {
@@ -35,33 +33,38 @@ std::size_t gemm_nt_scratch(std::size_t rows, std::size_t cols) {
 }
 
 // One I x J tile of gemm_nt at rows i0.., columns j0...
+// `ahead` walks the next band of A's rows one cache line per step (see nt_row_band).
 template <int I, int J, class V, class T = typename V::value_type>
 void nt_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, std::size_t i0,
-             std::size_t j0) {
+             std::size_t j0, const char*& ahead, const char* ahead_end) {
     constexpr std::size_t w = V::size;
     const std::size_t k = a.cols, kv = k - k % w;
     // the compiler's vectors, not V, in the hot loop: g++ keeps arrays of them in registers,
     // where arrays of V (a struct) had their loads spilled to the stack
     using N = typename V::native;
     N acc[I][J];
-    PNN_UNROLL(4)
+    PNN_UNROLL(8)
     for (int i = 0; i < I; ++i)
-        PNN_UNROLL(4)
+        PNN_UNROLL(8)
         for (int j = 0; j < J; ++j) acc[i][j] = N{};
     const T* ap[I];
     const T* bp[J];
     for (int i = 0; i < I; ++i) ap[i] = a.row(i0 + i);
     for (int j = 0; j < J; ++j) bp[j] = b.row(j0 + j);
     for (std::size_t p = 0; p < kv; p += w) {
+        // (no branch: at -O3 g++ split the loop where the condition turns, and the second copy
+        // spilled accumulators; past the end it touches the last line again, an L1 hit)
+        __builtin_prefetch(ahead);
+        ahead += ahead_end - ahead > 64 ? 64 : 0;
         // all I + J loads first, then I x J fused multiply-adds from registers
         N av[I], bv[J];
-        PNN_UNROLL(4)
+        PNN_UNROLL(8)
         for (int i = 0; i < I; ++i) av[i] = V::load(ap[i] + p).get();
-        PNN_UNROLL(4)
+        PNN_UNROLL(8)
         for (int j = 0; j < J; ++j) bv[j] = V::load(bp[j] + p).get();
-        PNN_UNROLL(4)
+        PNN_UNROLL(8)
         for (int i = 0; i < I; ++i)
-            PNN_UNROLL(4)
+            PNN_UNROLL(8)
             for (int j = 0; j < J; ++j) acc[i][j] = fma(V(av[i]), V(bv[j]), V(acc[i][j])).get();
     }
     for (int i = 0; i < I; ++i)
@@ -73,14 +76,35 @@ void nt_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, Matrix
         }
 }
 
+// The tile of gemm_nt per level: I x J accumulators plus I + J loaded vectors must fit the
+// vector registers, or g++ spills accumulators and folds loads into the multiply-adds (seen in
+// perf annotate: 20 loads a step instead of 8, and the 4 x 4 tile at 35 GFLOP/s). AVX-512 has 32:
+// 5 x 4 (20 + 9) ran the seed's forward product at 45 GFLOP/s float64 against 35-40 for 4 x 4;
+// AVX2 and SSE2 have 16: 2 x 4 (8 + 6).
+template <class V>
+inline constexpr int nt_tile_rows = V::size * sizeof(typename V::value_type) >= 64 ? 5 : 2;
+inline constexpr int nt_tile_cols = 4;
+
 template <int I, class V, class T = typename V::value_type>
 void nt_row_band(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, std::size_t i0) {
+    // A's rows come from memory once (the first tile of their band reads them, the others
+    // find them in L1). The hardware's prefetchers do not run far enough ahead of I short
+    // interleaved streams, so while a band computes, it touches the next band's lines, one
+    // per step (the forward product over a 5000-row block streamed from memory: 3.3-4.0
+    // against 3.9-4.6 ms without).
+    const std::size_t next = std::min(i0 + I, a.rows), last = std::min(i0 + 2 * I, a.rows);
+    const char* ahead = reinterpret_cast<const char*>(a.data + next * a.ld);
+    const char* ahead_end = next < last ? reinterpret_cast<const char*>(a.row(last - 1) + a.cols) : ahead;
+    constexpr int J = nt_tile_cols;
     std::size_t j = 0;
-    for (; j + 4 <= c.cols; j += 4) nt_tile<I, 4, V>(alpha, a, b, beta, c, i0, j);
+    for (; j + J <= c.cols; j += J) nt_tile<I, J, V>(alpha, a, b, beta, c, i0, j, ahead, ahead_end);
+    // (switches, not a recursive template over the count: g++'s flatten left that one's calls
+    // out of line, and with them the fused multiply-add, at a tenth of the speed)
+    static_assert(J == 4);
     switch (c.cols - j) {
-        case 3: nt_tile<I, 3, V>(alpha, a, b, beta, c, i0, j); break;
-        case 2: nt_tile<I, 2, V>(alpha, a, b, beta, c, i0, j); break;
-        case 1: nt_tile<I, 1, V>(alpha, a, b, beta, c, i0, j); break;
+        case 3: nt_tile<I, 3, V>(alpha, a, b, beta, c, i0, j, ahead, ahead_end); break;
+        case 2: nt_tile<I, 2, V>(alpha, a, b, beta, c, i0, j, ahead, ahead_end); break;
+        case 1: nt_tile<I, 1, V>(alpha, a, b, beta, c, i0, j, ahead, ahead_end); break;
         default: break;
     }
 }
@@ -96,11 +120,14 @@ void gemm_nt(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, Matrix
     const std::size_t ld = (b.cols + w - 1) / w * w;
     for (std::size_t j = 0; j < b.rows; ++j) std::copy_n(b.row(j), b.cols, scratch + j * ld);
     b = MatrixRef<const T>{scratch, b.rows, b.cols, ld};
+    constexpr int I = nt_tile_rows<V>;
     std::size_t i = 0;
-    for (; i + 4 <= c.rows; i += 4) nt_row_band<4, V>(alpha, a, b, beta, c, i);
+    for (; i + I <= c.rows; i += I) nt_row_band<I, V>(alpha, a, b, beta, c, i);
+    static_assert(I <= 5);
     switch (c.rows - i) {
-        case 3: nt_row_band<3, V>(alpha, a, b, beta, c, i); break;
-        case 2: nt_row_band<2, V>(alpha, a, b, beta, c, i); break;
+        case 4: if constexpr (I > 4) nt_row_band<4, V>(alpha, a, b, beta, c, i); break;
+        case 3: if constexpr (I > 3) nt_row_band<3, V>(alpha, a, b, beta, c, i); break;
+        case 2: if constexpr (I > 2) nt_row_band<2, V>(alpha, a, b, beta, c, i); break;
         case 1: nt_row_band<1, V>(alpha, a, b, beta, c, i); break;
         default: break;
     }

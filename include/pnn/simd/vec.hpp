@@ -72,7 +72,9 @@ struct vec {
     int memory_abi = 0;  // see above
 
     vec() = default;
-    PNN_SIMD_INLINE explicit vec(T s) { set(native{} + s); }
+    // every lane s: s - 0 is s exactly (-0 too), so the compiler emits a bare broadcast, where
+    // 0 + s (not s for s = -0) cost an add before each broadcast in the product kernels
+    PNN_SIMD_INLINE explicit vec(T s) { set(s - native{}); }
     PNN_SIMD_INLINE explicit vec(const native& v) { set(v); }
 
     PNN_SIMD_INLINE static vec load(const T* p) {
