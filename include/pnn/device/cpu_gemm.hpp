@@ -35,7 +35,7 @@ std::size_t gemm_nt_scratch(std::size_t rows, std::size_t cols) {
 // One I x J tile of gemm_nt at rows i0.., columns j0...
 // `ahead` walks the next band of A's rows one cache line per step (see nt_row_band).
 template <int I, int J, class V, class T = typename V::value_type>
-void nt_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, std::size_t i0,
+PNN_SIMD_KERNEL void nt_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, std::size_t i0,
              std::size_t j0, const char*& ahead, const char* ahead_end) {
     constexpr std::size_t w = V::size;
     const std::size_t k = a.cols, kv = k - k % w;
@@ -86,7 +86,7 @@ inline constexpr int nt_tile_rows = V::size * sizeof(typename V::value_type) >= 
 inline constexpr int nt_tile_cols = 4;
 
 template <int I, class V, class T = typename V::value_type>
-void nt_row_band(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, std::size_t i0) {
+PNN_SIMD_KERNEL void nt_row_band(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, std::size_t i0) {
     // A's rows come from memory once (the first tile of their band reads them, the others
     // find them in L1). The hardware's prefetchers do not run far enough ahead of I short
     // interleaved streams, so while a band computes, it touches the next band's lines, one
@@ -111,7 +111,7 @@ void nt_row_band(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, Ma
 
 // scratch: room for b's rows at an aligned stride (see gemm_nt_scratch), reused across calls.
 template <class V, class T = typename V::value_type>
-void gemm_nt(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, T* scratch) {
+PNN_SIMD_KERNEL void gemm_nt(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, T* scratch) {
     // B's rows are usually a Theta's weights, which start one element after the bias: every
     // vector load from them would straddle two cache lines, for each of the many rows of A.
     // Copying B (small: the layer's weights) to rows aligned to the vector width once per call
@@ -135,7 +135,7 @@ void gemm_nt(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, Matrix
 
 // One tile of gemm_tn: rows j0..j0+J of C, W vectors of columns from p0 (W = 0: one scalar column).
 template <int J, int W, class V, class T = typename V::value_type>
-void tn_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, std::size_t j0,
+PNN_SIMD_KERNEL void tn_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, std::size_t j0,
              std::size_t p0) {
     constexpr std::size_t w = V::size;
     if constexpr (W == 0) {
@@ -176,7 +176,7 @@ void tn_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, Matrix
 }
 
 template <int J, class V, class T = typename V::value_type>
-void tn_row_band(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, std::size_t j0) {
+PNN_SIMD_KERNEL void tn_row_band(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, std::size_t j0) {
     constexpr std::size_t w = V::size;
     std::size_t p = 0;
     for (; p + 2 * w <= c.cols; p += 2 * w) tn_tile<J, 2, V>(alpha, a, b, beta, c, j0, p);
@@ -185,7 +185,7 @@ void tn_row_band(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, Ma
 }
 
 template <class V, class T = typename V::value_type>
-void gemm_tn(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c) {
+PNN_SIMD_KERNEL void gemm_tn(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c) {
     std::size_t j = 0;
     for (; j + 8 <= c.rows; j += 8) tn_row_band<8, V>(alpha, a, b, beta, c, j);
     switch (c.rows - j) {

@@ -15,7 +15,7 @@ namespace pnn::simd {
 
 // Lanes [0, count) of a vector from p, the others 0.
 template <class V, class T = typename V::value_type>
-V load_partial(const T* p, std::size_t count) {
+PNN_SIMD_KERNEL V load_partial(const T* p, std::size_t count) {
     T lanes[V::size] = {};
     std::copy_n(p, count, lanes);
     return V::load(lanes);
@@ -23,7 +23,7 @@ V load_partial(const T* p, std::size_t count) {
 
 // out[i] = f(in[i]...) for i < n (out may be one of the inputs).
 template <class V, class F, class T, class... In>
-void transform(F f, T* out, std::size_t n, const In*... in) {
+PNN_SIMD_KERNEL void transform(F f, T* out, std::size_t n, const In*... in) {
     std::size_t i = 0;
     for (; i + V::size <= n; i += V::size) f(V::load(in + i)...).store(out + i);
     if (i == n) return;
@@ -34,7 +34,7 @@ void transform(F f, T* out, std::size_t n, const In*... in) {
 
 // Σ f(x[i]) for i < n, summed per lane in T and then across lanes in double.
 template <class V, class F, class T>
-double sum_of(F f, const T* x, std::size_t n) {
+PNN_SIMD_KERNEL double sum_of(F f, const T* x, std::size_t n) {
     std::size_t i = 0;
     V acc(T(0));
     for (; i + V::size <= n; i += V::size) acc += f(V::load(x + i));

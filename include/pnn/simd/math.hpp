@@ -40,13 +40,13 @@ struct exp_constants<float> {
 
 // Horner's rule over a table known at compile time: c[0] + x (c[1] + x (c[2] + ...)), unrolled.
 template <class V, std::size_t N, std::size_t... K>
-V horner(const V& x, const std::array<typename V::value_type, N>& c, std::index_sequence<K...>) {
+PNN_SIMD_KERNEL V horner(const V& x, const std::array<typename V::value_type, N>& c, std::index_sequence<K...>) {
     V p(c[N - 1]);
     ((p = fma(p, x, V(c[N - 2 - K]))), ...);
     return p;
 }
 template <class V, std::size_t N>
-V horner(const V& x, const std::array<typename V::value_type, N>& c) {
+PNN_SIMD_KERNEL V horner(const V& x, const std::array<typename V::value_type, N>& c) {
     return horner(x, c, std::make_index_sequence<N - 1>{});
 }
 
@@ -73,7 +73,7 @@ constexpr auto atanh_series() {
 // 2^n is applied as 2^(n - n/2) 2^(n/2), two factors that are normal numbers for every n from
 // the smallest subnormal result to the largest finite one.
 template <class T, std::size_t B>
-vec<T, B> exp(const vec<T, B>& x) {
+PNN_SIMD_KERNEL vec<T, B> exp(const vec<T, B>& x) {
     using V = vec<T, B>;
     using C = detail::exp_constants<T>;
     using native = typename V::native;
@@ -98,7 +98,7 @@ vec<T, B> exp(const vec<T, B>& x) {
 // what the rounding of u lost, so tiny x keep their digits. log(u) = e ln2 + log(m) with
 // u = m 2^e, m in [√½, √2), and log(m) = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.1716.
 template <class T, std::size_t B>
-vec<T, B> log1p(const vec<T, B>& x) {
+PNN_SIMD_KERNEL vec<T, B> log1p(const vec<T, B>& x) {
     using V = vec<T, B>;
     using C = detail::exp_constants<T>;
     using native = typename V::native;
