@@ -280,6 +280,18 @@ TEST_CASE(".mat: bad files raise pnn::error naming the file and the problem") {
         has(error_of([&] { pnn::load_mat<double>(write("tall.mat", b)); }),
             "tall.mat: variable 'X': its 1073741824 x 4 values cannot be held by a file of");
     }
+    // A matrix whose elements are matrices (here class 16, a function handle), with more
+    // elements than its bytes could tag (fuzzing found a 632-byte one for which matio's
+    // Mat_VarReadInfo asked 15 GB): X made class 16 with 2^28 rows.
+    {
+        std::ifstream in(no_y, std::ios::binary);
+        Bytes b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        REQUIRE(b[144] == 6);  // X's class (mxDOUBLE), the low byte of its array flags
+        b[144] = 16;
+        b[160] = 0, b[161] = 0, b[162] = 0, b[163] = 0x10;
+        has(error_of([&] { pnn::load_mat<double>(write("handles.mat", b)); }),
+            "handles.mat: expected a well-formed MATLAB .mat file, found a matrix of class 16 with 1073741824 elements in");
+    }
     // a 3-D variable
     {
         const std::string path = scratch / "cube.mat";

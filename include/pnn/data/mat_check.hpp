@@ -15,6 +15,7 @@
 #pragma once
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -79,7 +80,10 @@ private:
             if (size > n)
                 bad("a data element (type " + std::to_string(type) + ") of " + std::to_string(size) + " bytes where " +
                     std::to_string(n) + " are left");
-            if (type == mi_matrix) elements(p, size, depth + 1);
+            if (type == mi_matrix) {
+                matrix_count(p, size);
+                elements(p, size, depth + 1);
+            }
             if (type == mi_compressed) compressed(p, size, depth);
             // Elements are padded to 8 bytes, but for compressed ones (and the padding may be
             // missing at the very end).
@@ -87,6 +91,31 @@ private:
             p += step;
             n -= step;
         }
+    }
+
+    // A matrix's element count against its bytes, for the classes whose elements are matrices of
+    // their own (cell, struct, object, function, opaque): each takes at least an 8-byte tag, and
+    // matio's Mat_VarReadInfo allocates a pointer per element from the dimensions alone (fuzzing
+    // found a 632-byte file of class 16 with 268435460 x 7 elements: a 15 GB request). The array
+    // flags (class in the low byte) and the dimensions are the first two subelements; where they
+    // are not well formed, elements() says so.
+    void matrix_count(const unsigned char* p, std::size_t n) const {
+        if (n < 16 || (u32(p) >> 16) || u32(p + 4) < 4) return;
+        const std::uint32_t cls = u32(p + 8) & 0xff;
+        if (cls != 1 && cls != 2 && cls != 3 && cls != 16 && cls != 17) return;
+        const std::size_t flags = 8 + (std::size_t(u32(p + 4)) + 7) / 8 * 8;
+        if (flags + 8 > n) return;
+        const unsigned char* d = p + flags;
+        const std::uint32_t tag = u32(d);
+        const std::size_t dim_bytes = (tag >> 16) ? (tag >> 16) : u32(d + 4);
+        const unsigned char* dims = d + ((tag >> 16) ? 4 : 8);
+        if (dims + dim_bytes > p + n) return;
+        double count = 1;
+        for (std::size_t i = 0; i + 4 <= dim_bytes; i += 4) count *= double(u32(dims + i));
+        if (count > double(n) / 8)
+            bad("a matrix of class " + std::to_string(cls) + " with " +
+                std::to_string(static_cast<unsigned long long>(std::min(count, 1.8e19))) + " elements in " +
+                std::to_string(n) + " bytes");
     }
 
     // One compressed element: inflated (up to max_inflated bytes) and checked like the rest.
