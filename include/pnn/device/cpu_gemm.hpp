@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <type_traits>
 
 #include "pnn/config.hpp"
 #include "pnn/simd/vec.hpp"
