@@ -582,6 +582,47 @@ TEST_CASE_TEMPLATE("exp and log1p of the vector layer, at the level in use, are 
     CHECK(std::isnan(out[2]));
 }
 
+TEST_CASE_TEMPLATE("the fused update is the gradient's finish and the momentum step, at every level", T, float, double) {
+    // v = mu v - eta (g / m + (lambda / m) mask theta), theta += v, against the same in double
+    const std::size_t n = 203;  // 12 vectors of 16 floats and a partial one
+    std::mt19937_64 rng(11);
+    std::uniform_real_distribution<double> u(-1.0, 1.0);
+    std::vector<T> theta(n), v(n), g(n), mask(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        theta[i] = T(u(rng)), v[i] = T(0.1 * u(rng)), g[i] = T(50 * u(rng)), mask[i] = T(i % 7 != 0);
+    }
+    const T inv_m = T(1.0 / 64), lambda_m = T(0.3 / 64), mu = T(0.9), eta = T(0.5);
+    const pnn::CpuKernels was = pnn::simd::active();
+    for (pnn::CpuKernels level : pnn::cpu_kernel_levels()) {
+        pnn::use_cpu_kernels(level);
+        CAPTURE(pnn::cpu_kernels());
+        for (const bool l2 : {true, false}) {
+            CAPTURE(l2);
+            std::vector<T> th = theta, vel = v;
+            const pnn::fn::sgd_update<T> f{{inv_m, l2 ? lambda_m : T(0)}, {mu, eta}};
+            Cpu{}.sgd_step(th.data(), vel.data(), g.data(), l2 ? mask.data() : nullptr, n, f);
+            // each error within a few roundings of the terms' size (the levels fuse differently)
+            double worst = 0;
+            for (std::size_t i = 0; i < n; ++i) {
+                const double l2_term = l2 ? double(lambda_m) * mask[i] * theta[i] : 0;
+                const double gi = double(g[i]) * inv_m + l2_term;
+                const double vi = double(mu) * v[i] - double(eta) * gi;
+                const double scale = std::abs(double(mu) * v[i]) + double(eta) * (std::abs(double(g[i]) * inv_m) + std::abs(l2_term));
+                worst = std::max(worst, std::abs(vel[i] - vi) / scale);
+                CHECK(th[i] == T(theta[i] + vel[i]));  // theta + v, one rounding
+            }
+            CHECK(worst <= 4 * std::numeric_limits<T>::epsilon());
+            if (!l2) {  // without L2 the mask is not read: the same values as with lambda = 0
+                std::vector<T> th0 = theta, vel0 = v;
+                Cpu{}.sgd_step(th0.data(), vel0.data(), g.data(), mask.data(), n, f);
+                CHECK(th0 == th);
+                CHECK(vel0 == vel);
+            }
+        }
+    }
+    pnn::use_cpu_kernels(was);
+}
+
 TEST_CASE("every level this CPU has trains the same model, within rounding, as the reference and as each other") {
     const auto d = test::blobs<double>(700, 40, 5, 3);  // 700 x 40: every kernel, and a partial last vector
     const auto df = test::blobs<float>(700, 40, 5, 3);

@@ -200,12 +200,13 @@ struct Cpu {
         map(fn::finish_gradient<T>{inv_m, lambda_over_m}, g, n, g, mask, theta);
     }
 
+    // One update, fused (fn::sgd_update); mask null when there is no L2 term.
     template <class T>
-    void momentum_step(T* theta, T* velocity, const T* g, std::size_t n, T momentum, T learning_rate) const {
+    void sgd_step(T* theta, T* velocity, const T* g, const T* mask, std::size_t n, fn::sgd_update<T> f) const {
         simd::dispatch([&](auto width) {
             using V = typename decltype(width)::template vec<T>;
-            simd::transform<V>(fn::momentum_velocity<T>{momentum, learning_rate}, velocity, n, velocity, g);
-            simd::transform<V>(fn::plus{}, theta, n, theta, const_cast<const T*>(velocity));
+            if (mask) simd::update<V>(f, theta, velocity, n, g, mask, const_cast<const T*>(theta));
+            else simd::update<V>(f, theta, velocity, n, g);
         });
     }
 

@@ -158,7 +158,7 @@ PNN_SIMD_KERNEL void tn_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b
             const T* ar = a.row(r) + j0;
             PNN_UNROLL(8)
             for (int j = 0; j < J; ++j) {
-                const V av(ar[j]);
+                const V av = V::broadcast(ar + j);
                 PNN_UNROLL(2)
                 for (int v = 0; v < W; ++v) acc[j][v] = fma(av, bv[v], acc[j][v]);
             }

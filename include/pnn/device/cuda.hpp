@@ -103,13 +103,14 @@ struct finish_gradient {
 };
 
 template <class T>
-struct momentum_step {
+struct sgd_step {
     T* theta;
     T* v;
     const T* g;
-    fn::momentum_velocity<T> f;
+    const T* mask;  // null: no L2 term
+    fn::sgd_update<T> f;
     __device__ void operator()(std::size_t i) const {
-        v[i] = f(v[i], g[i]);
+        v[i] = mask ? f.velocity(v[i], g[i], mask[i], theta[i]) : f.velocity(v[i], g[i]);
         theta[i] += v[i];
     }
 };
@@ -487,9 +488,8 @@ public:
     }
 
     template <class T>
-    void momentum_step(T* theta, T* velocity, const T* g, std::size_t n, T momentum, T learning_rate) const {
-        for_each_index("momentum_step", n,
-                       detail::cuda_kernels::momentum_step<T>{theta, velocity, g, {momentum, learning_rate}});
+    void sgd_step(T* theta, T* velocity, const T* g, const T* mask, std::size_t n, fn::sgd_update<T> f) const {
+        for_each_index("sgd_step", n, detail::cuda_kernels::sgd_step<T>{theta, velocity, g, mask, f});
     }
 
     template <class T>

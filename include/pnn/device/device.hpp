@@ -23,7 +23,8 @@
 //   add_column_sums(D, g)             g += Σ_rows D (the bias gradient; g strided)
 //   gather_rows(X, y, idx, Xb, yb)    Xb row r = X row idx[r], yb[r] = y[idx[r]]
 //   finish_gradient(g, mask, θ, ...)  g = g / m + (λ/m) mask θ           (whole buffer)
-//   momentum_step(θ, v, g, μ, η)      v = μ v - η g; θ += v                (whole buffer)
+//   sgd_step(θ, v, g, mask, n, f)     v = μ v - η (g / m + (λ/m) mask θ); θ += v, in one pass
+//                                     (fn::sgd_update; mask null: no L2 term)
 //   masked_sum_squares(mask, θ)       Σ mask θ²
 //   argmax_rows(A, out)               out[i] = first index of the row maximum
 //   count_equal(a, b, n)              #{i : a[i] == b[i]}
@@ -37,6 +38,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "pnn/nn/functions.hpp"
 #include "pnn/util/matrix_ref.hpp"
 
 namespace pnn {
@@ -63,7 +65,7 @@ concept DeviceFor = requires(D d, typename D::template buffer<T>& buf,
     d.add_column_sums(cm, v);
     d.gather_rows(cm, labels, idx, m, out);
     d.finish_gradient(p, cp, cp, n, s, s);
-    d.momentum_step(p, p, cp, n, s, s);
+    d.sgd_step(p, p, cp, cp, n, fn::sgd_update<T>{{s, s}, {s, s}});
     { d.masked_sum_squares(cp, cp, n) } -> std::same_as<double>;
     d.argmax_rows(cm, out);
     { d.count_equal(labels, labels, n) } -> std::same_as<std::size_t>;

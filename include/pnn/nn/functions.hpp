@@ -79,6 +79,28 @@ struct momentum_velocity {
     }
 };
 
+// One step of gradient descent from the gradient's sum, fused so that the parameters are read
+// and written in one pass (the Trainer's update; apart, the three passes took 13% of a
+// Fashion-MNIST iteration):
+//   g' = g / m + (λ/m) mask θ     finish
+//   v  = μ v - η g'               step
+//   θ  = θ + v                    (the caller adds v)
+// Without λ the L2 term and its mask are left out: g' = g / m exactly as with λ = 0, since
+// g/m + 0 is g/m (for a finite θ, which the Trainer checks through the cost).
+template <class T>
+struct sgd_update {
+    finish_gradient<T> finish;
+    momentum_velocity<T> step;
+    template <class V>
+    PNN_HD auto velocity(const V& v, const V& g, const V& mask, const V& theta) const -> decltype(v * g) {
+        return step(v, finish(g, mask, theta));
+    }
+    template <class V>
+    PNN_HD auto velocity(const V& v, const V& g) const -> decltype(v * g) {
+        return step(v, g * V(finish.inv_m));
+    }
+};
+
 // a + b: the update θ += v, and sums of buffers.
 struct plus {
     template <class V>

@@ -1,5 +1,5 @@
-// defines: pnn::simd::transform and pnn::simd::sum_of, the two loops that evaluate a shared
-// functor (pnn/nn/functions.hpp) over contiguous arrays on vec<T, Bytes>.
+// defines: pnn::simd::transform, pnn::simd::update and pnn::simd::sum_of, the loops that evaluate
+// a shared functor (pnn/nn/functions.hpp) over contiguous arrays on vec<T, Bytes>.
 //
 // The last, partial vector is evaluated as a whole vector too (padded, and only the real lanes
 // kept), so every element goes through the same formula wherever it sits in the array: a row's
@@ -30,6 +30,25 @@ PNN_SIMD_KERNEL void transform(F f, T* out, std::size_t n, const In*... in) {
     T lanes[V::size];
     f(load_partial<V>(in + i, n - i)...).store(lanes);
     std::copy_n(lanes, n - i, out + i);
+}
+
+// The update step: v[i] = f.velocity(v[i], in[i]...), then θ[i] += v[i], for i < n, in one
+// pass (two outputs, which transform cannot give).
+template <class V, class F, class T, class... In>
+PNN_SIMD_KERNEL void update(F f, T* theta, T* v, std::size_t n, const In*... in) {
+    std::size_t i = 0;
+    for (; i + V::size <= n; i += V::size) {
+        const V vi = f.velocity(V::load(v + i), V::load(in + i)...);
+        vi.store(v + i);
+        (V::load(theta + i) + vi).store(theta + i);
+    }
+    if (i == n) return;
+    T lanes_v[V::size], lanes_theta[V::size];
+    const V vi = f.velocity(load_partial<V>(v + i, n - i), load_partial<V>(in + i, n - i)...);
+    vi.store(lanes_v);
+    (load_partial<V>(theta + i, n - i) + vi).store(lanes_theta);
+    std::copy_n(lanes_v, n - i, v + i);
+    std::copy_n(lanes_theta, n - i, theta + i);
 }
 
 // Σ f(x[i]) for i < n, summed per lane in T and then across lanes in double.

@@ -84,9 +84,14 @@ struct vec {
     int memory_abi = 0;  // see above
 
     vec() = default;
-    // every lane s: s - 0 is s exactly (-0 too), so the compiler emits a bare broadcast, where
-    // 0 + s (not s for s = -0) cost an add before each broadcast in the product kernels
-    PNN_SIMD_INLINE explicit vec(T s) { set(s - native{}); }
+    // Every lane s. Written 0 + s (one scalar add, which the compiler hoists with the broadcast):
+    // as s - 0 (s exactly, so folded to a bare {s, s, ...}) g++ 12 lowers the broadcast of a
+    // functor's scalar in code of no level, and a level's loop then rebuilt it through the stack
+    // on every step (seen: the update's pass at a tenth of its speed).
+    PNN_SIMD_INLINE explicit vec(T s) { set(native{} + s); }
+    // Every lane *p, for an element loaded inside a kernel's loop: there s - 0 is a bare load and
+    // broadcast, where 0 + s cost an add before each one (measured in gemm_tn).
+    PNN_SIMD_INLINE static vec broadcast(const T* p) { return vec(*p - native{}); }
     PNN_SIMD_INLINE explicit vec(const native& v) { set(v); }
 
     PNN_SIMD_INLINE static vec load(const T* p) {

@@ -147,9 +147,9 @@ public:
                              opt.learning_rate, ") may be too high, or the weights not finite");
             }
             if (comm_.updates_weights()) {
-                finish_gradient(m, opt.lambda);
-                dev_.momentum_step(dev_.data(theta_), dev_.data(velocity_), dev_.data(grad_), p, T(opt.momentum),
-                                   T(opt.learning_rate));
+                const fn::sgd_update<T> update{finishing(m, opt.lambda), {T(opt.momentum), T(opt.learning_rate)}};
+                dev_.sgd_step(dev_.data(theta_), dev_.data(velocity_), dev_.data(grad_),
+                              opt.lambda > 0 ? dev_.data(mask_) : nullptr, p, update);
             }
             lap(&StageTimes::update);
             if (comm_.shares_weights())
@@ -447,8 +447,12 @@ private:
 
     // From the sum over m samples (all ranks') to the gradient: / m, plus the L2 term.
     void finish_gradient(std::size_t m, double lambda) {
-        dev_.finish_gradient(dev_.data(grad_), dev_.data(mask_), dev_.data(theta_), net_.parameter_count(),
-                             T(1.0 / double(m)), T(lambda / double(m)));
+        const fn::finish_gradient<T> f = finishing(m, lambda);
+        dev_.finish_gradient(dev_.data(grad_), dev_.data(mask_), dev_.data(theta_), net_.parameter_count(), f.inv_m,
+                             f.lambda_over_m);
+    }
+    static fn::finish_gradient<T> finishing(std::size_t m, double lambda) {
+        return {T(1.0 / double(m)), T(lambda / double(m))};
     }
 
     // The next mini-batch: positions [t B, (t+1) B) of this epoch's sample order (the last batch
