@@ -185,7 +185,10 @@ TEST_CASE("the gradient does not depend on the block size the device works in") 
     pnn::Mlp<double> net({30, 16, 8, 5}, 2);
     Cpu one_block, blocks_of_16;
     one_block.block_bytes = 1 << 30;
-    blocks_of_16.block_bytes = 16 * 30 * sizeof(double);
+    blocks_of_16.block_bytes = 16 * 31 * sizeof(double);  // the first weights' 16 x 31: not more
+    REQUIRE(blocks_of_16.block_rows(30 * sizeof(double), 16 * 31 * sizeof(double)) == 16);
+    // first weights past the budget: 4 times the rows (no reuse in cache to keep)
+    CHECK(blocks_of_16.block_rows(30 * sizeof(double), 16 * 31 * sizeof(double) + 1) == 66);
     CpuTrainer<double> whole(net, Local{}, one_block);
     CpuTrainer<double> small(net, Local{}, blocks_of_16);
     const auto a = whole.gradient(d, 0.1), b = small.gradient(d, 0.1);

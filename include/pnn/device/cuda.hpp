@@ -403,7 +403,7 @@ public:
     // One block is the whole batch, up to this many rows: a GPU wants all the rows at once, and
     // each block returns its cost to the host (one synchronisation per block).
     std::size_t max_block_rows = std::size_t(1) << 16;
-    std::size_t block_rows(std::size_t) const { return max_block_rows; }
+    std::size_t block_rows(std::size_t, std::size_t) const { return max_block_rows; }
 
     // C = α op(A) op(B) + β C, all row-major. cuBLAS is column-major, where a row-major matrix
     // reads as its transpose: C^T = op(B)^T op(A)^T, so B and A swap places.

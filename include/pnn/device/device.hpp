@@ -56,7 +56,7 @@ concept DeviceFor = requires(D d, typename D::template buffer<T>& buf,
     d.copy_out(p, cp, n);  // device -> host
     d.fill(p, n, s);
     d.add(p, cp, n);  // p += cp, elementwise
-    { d.block_rows(n) } -> std::convertible_to<std::size_t>;
+    { d.block_rows(n, n) } -> std::convertible_to<std::size_t>;  // rows of n bytes, first weights of n bytes
     d.gemm(false, true, s, cm, cm, s, m);
     d.fill_rows(m, cv);
     d.sigmoid(m);

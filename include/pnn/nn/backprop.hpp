@@ -28,7 +28,9 @@ template <class D, class T>
 class Backprop {
 public:
     Backprop(D& device, const std::vector<std::size_t>& sizes)
-        : dev_(&device), sizes_(sizes), block_(device.block_rows(sizes.front() * sizeof(T))) {
+        : dev_(&device),
+          sizes_(sizes),
+          block_(device.block_rows(sizes.front() * sizeof(T), sizes.size() > 1 ? sizes[1] * (1 + sizes[0]) * sizeof(T) : 0)) {
         std::size_t widest_hidden = 1, offset = 0;
         for (std::size_t l = 0; l + 1 < sizes_.size(); ++l) {
             offsets_.push_back(offset);
