@@ -1,15 +1,27 @@
-// defines: PNN_HD, the marker for the functors that run on the host and, under nvcc, on the device.
+// defines: PNN_SIMD_KERNEL, the marker for the code a CPU kernel level inlines (the kernels and
+// the vector math: pnn/simd, pnn/device/cpu_gemm.hpp); PNN_HD, the one for the functors that run
+// there too and, under nvcc, on the device (pnn/nn/functions.hpp); PNN_SIMD_INLINE, for the
+// vector layer's tiny operations, always inlined.
 #pragma once
 
-// Under clang the functors are also always inlined: they run inside the CPU kernels of a level,
-// and clang's flatten would leave them (and the fused multiply-adds inside) calls (see
-// PNN_SIMD_KERNEL in pnn/simd/vec.hpp).
+#define PNN_SIMD_INLINE inline __attribute__((always_inline))
+
+// g++'s flatten on a level's entry point (pnn/simd/level.hpp) inlines the kernels, the math and
+// the functors under it; always_inline would make g++ inline them early into code of no level,
+// where fma() is then left a call (seen: 2.3x the time of an iteration). clang's flatten inlines
+// only the calls written in the entry point itself, so under clang they are always inlined, down
+// to the level's fma(), which clang then inlines into the entry point (without it the seed's
+// forward product ran at 1 GFLOP/s under clang 14).
+#if defined(__clang__)
+#define PNN_SIMD_KERNEL PNN_SIMD_INLINE
+#else
+#define PNN_SIMD_KERNEL inline
+#endif
+
 #if defined(__CUDACC__)
 #define PNN_HD __host__ __device__
-#elif defined(__clang__)
-#define PNN_HD inline __attribute__((always_inline))
 #else
-#define PNN_HD
+#define PNN_HD PNN_SIMD_KERNEL
 #endif
 
 // PNN_UNROLL(n): ask the compiler to unroll the next loop n times (a hint; nvcc's front end does

@@ -23,26 +23,13 @@
 #include <limits>
 #include <type_traits>
 
+#include "pnn/config.hpp"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define PNN_SIMD_X86 1
 #else
 #define PNN_SIMD_X86 0
-#endif
-
-// Everything here is always inlined: tiny, and never worth a call.
-#define PNN_SIMD_INLINE inline __attribute__((always_inline))
-// The kernels and the math above these vectors (pnn/simd/apply.hpp, math.hpp, the CPU product
-// kernels): g++'s flatten on a level's entry point (pnn/simd/level.hpp) inlines them and
-// everything under them, and always_inline would make g++ inline them early into code of no
-// level, where fma() is then left a call (seen: 2.3x the time of an iteration). clang's flatten
-// inlines only the calls written in the entry point itself, so under clang they are always
-// inlined, down to the level's fma(), which clang then inlines into the entry point (without
-// it the seed's forward product ran at 1 GFLOP/s under clang 14).
-#if defined(__clang__)
-#define PNN_SIMD_KERNEL PNN_SIMD_INLINE
-#else
-#define PNN_SIMD_KERNEL inline
 #endif
 
 // g++ warns, for a function that returns a 32- or 64-byte vector, that its ABI differs with and
