@@ -66,7 +66,12 @@ PNN_SIMD_KERNEL void nt_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b
             PNN_UNROLL(8)
             for (int j = 0; j < J; ++j) acc[i][j] = fma(V(av[i]), V(bv[j]), V(acc[i][j])).get();
     }
+    // unrolled, so that every index of acc is a constant: with these loops left rolled, clang 14
+    // kept acc in memory and stored all 20 accumulators on every step of the loop above (the
+    // seed's forward product at 18 GFLOP/s float64 under clang against 44 now; g++ unchanged)
+    PNN_UNROLL(8)
     for (int i = 0; i < I; ++i)
+        PNN_UNROLL(8)
         for (int j = 0; j < J; ++j) {
             T s = reduce_add(V(acc[i][j]));
             for (std::size_t p = kv; p < k; ++p) s += a.row(i0 + i)[p] * b.row(j0 + j)[p];
