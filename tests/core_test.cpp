@@ -94,6 +94,20 @@ TEST_CASE("Mlp: Theta shapes, one buffer, seeded initialisation") {
     CHECK(test::error_of([&] { net.theta(2); }).find("layer index") != std::string::npos);
     CHECK(test::error_of([] { pnn::Mlp<float>({784}); }).find("at least 2") != std::string::npos);
     CHECK(test::error_of([] { pnn::Mlp<float>({784, 0, 10}); }).find("found 0 at position 1") != std::string::npos);
+
+    // the layout: offsets, count and the mask of the L2 term (0 exactly on each Theta's column 0)
+    const pnn::ThetaLayout& layout = net.layout();
+    CHECK(layout.parameter_count() == net.parameter_count());
+    CHECK(layout.offset(1) == net.offset(1));
+    const auto mask = layout.weight_mask<float>();
+    REQUIRE(mask.size() == net.parameter_count());
+    std::size_t zeros = 0;
+    for (std::size_t i = 0; i < mask.size(); ++i) {
+        const bool bias = i < 25 * 401 ? i % 401 == 0 : (i - 25 * 401) % 26 == 0;
+        CHECK(mask[i] == (bias ? 0.0f : 1.0f));
+        zeros += mask[i] == 0;
+    }
+    CHECK(zeros == 25 + 10);
 }
 
 TEST_CASE("cost on a tiny case computed by hand") {

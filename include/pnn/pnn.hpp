@@ -18,6 +18,7 @@
 #include "pnn/comm/mpi.hpp"  // pnn::Mpi, where the build finds MPI
 #endif
 #include "pnn/nn/functions.hpp"
+#include "pnn/nn/layout.hpp"
 #include "pnn/nn/mlp.hpp"
 #include "pnn/nn/backprop.hpp"
 #include "pnn/train/sgd.hpp"

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "pnn/device/device.hpp"
+#include "pnn/nn/layout.hpp"
 #include "pnn/train/stages.hpp"
 #include "pnn/util/matrix_ref.hpp"
 
@@ -27,15 +28,12 @@ namespace pnn {
 template <class D, class T>
 class Backprop {
 public:
-    Backprop(D& device, const std::vector<std::size_t>& sizes)
+    Backprop(D& device, const ThetaLayout& layout)
         : dev_(&device),
-          sizes_(sizes),
-          block_(device.block_rows(sizes.front() * sizeof(T), sizes.size() > 1 ? sizes[1] * (1 + sizes[0]) * sizeof(T) : 0)) {
-        std::size_t widest_hidden = 1, offset = 0;
-        for (std::size_t l = 0; l + 1 < sizes_.size(); ++l) {
-            offsets_.push_back(offset);
-            offset += sizes_[l + 1] * (1 + sizes_[l]);
-        }
+          layout_(layout),
+          sizes_(layout.sizes()),
+          block_(device.block_rows(sizes_.front() * sizeof(T), layout.rows(0) * layout.cols(0) * sizeof(T))) {
+        std::size_t widest_hidden = 1;
         for (std::size_t l = 1; l < sizes_.size(); ++l) {
             acts_.push_back(dev_->template make_buffer<T>(block_ * sizes_[l]));
             if (l + 1 < sizes_.size()) widest_hidden = std::max(widest_hidden, sizes_[l]);
@@ -113,7 +111,7 @@ private:
     // Layer l's Theta inside the flat buffer p (parameters or gradient).
     template <class P>
     MatrixRef<P> theta_of(P* p, std::size_t l) const {
-        return {p + offsets_[l], sizes_[l + 1], 1 + sizes_[l]};
+        return {p + layout_.offset(l), layout_.rows(l), layout_.cols(l)};
     }
     static MatrixRef<const T> weights(MatrixRef<const T> t) { return {t.data + 1, t.rows, t.cols - 1, t.cols}; }
     static VectorRef<const T> bias(MatrixRef<const T> t) { return {t.data, t.rows, t.cols}; }
@@ -164,8 +162,8 @@ private:
 
     D* dev_;
     StageClock* clock_ = nullptr;
+    ThetaLayout layout_;  // where each layer's Theta lies in the flat buffers
     std::vector<std::size_t> sizes_;
-    std::vector<std::size_t> offsets_;  // where each layer's Theta starts in the flat buffer
     std::size_t block_;
     std::vector<typename D::template buffer<T>> acts_;  // a_l (z_l before σ), one per layer
     typename D::template buffer<T> deltas_[2];          // δ of hidden layers, alternating

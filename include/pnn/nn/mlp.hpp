@@ -10,6 +10,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "pnn/error.hpp"
+#include "pnn/nn/layout.hpp"
 
 namespace pnn {
 
@@ -27,15 +28,8 @@ public:
 
     // sizes: units per layer, inputs first, outputs last, at least two entries, none zero.
     // Weights are drawn from seed: the same sizes and seed give the same weights everywhere.
-    explicit Mlp(std::vector<std::size_t> sizes, std::uint64_t seed = 0) : sizes_(std::move(sizes)) {
-        if (sizes_.size() < 2)
-            detail::fail("Mlp sizes: expected at least 2 layer sizes (inputs and outputs), found ", sizes_.size());
-        for (std::size_t l = 0; l < sizes_.size(); ++l)
-            if (sizes_[l] == 0) detail::fail("Mlp sizes: expected every layer size >= 1, found 0 at position ", l);
-        offsets_.push_back(0);
-        for (std::size_t l = 0; l + 1 < sizes_.size(); ++l)
-            offsets_.push_back(offsets_.back() + sizes_[l + 1] * (1 + sizes_[l]));
-        params_.resize(offsets_.back());
+    explicit Mlp(std::vector<std::size_t> sizes, std::uint64_t seed = 0) : layout_(checked(std::move(sizes))) {
+        params_.resize(layout_.parameter_count());
         randomize(seed);
     }
     Mlp(std::initializer_list<std::size_t> sizes, std::uint64_t seed = 0)
@@ -51,16 +45,17 @@ public:
         }
     }
 
-    std::size_t layers() const { return sizes_.size() - 1; }
-    const std::vector<std::size_t>& sizes() const { return sizes_; }
-    std::size_t inputs() const { return sizes_.front(); }
-    std::size_t outputs() const { return sizes_.back(); }
-    std::size_t units_in(std::size_t l) const { return sizes_[check(l)]; }
-    std::size_t units_out(std::size_t l) const { return sizes_[check(l) + 1]; }
+    std::size_t layers() const { return layout_.layers(); }
+    const std::vector<std::size_t>& sizes() const { return layout_.sizes(); }
+    std::size_t inputs() const { return sizes().front(); }
+    std::size_t outputs() const { return sizes().back(); }
+    std::size_t units_in(std::size_t l) const { return sizes()[check(l)]; }
+    std::size_t units_out(std::size_t l) const { return sizes()[check(l) + 1]; }
 
-    // The flat parameter buffer and where layer l starts in it.
+    // The flat parameter buffer, its layout, and where layer l starts in it.
+    const ThetaLayout& layout() const { return layout_; }
     std::size_t parameter_count() const { return params_.size(); }
-    std::size_t offset(std::size_t l) const { return offsets_[check(l)]; }
+    std::size_t offset(std::size_t l) const { return layout_.offset(check(l)); }
     T* parameters() { return params_.data(); }
     const T* parameters() const { return params_.data(); }
 
@@ -79,16 +74,23 @@ public:
         std::copy_n(t.data(), t.size(), params_.data() + offset(l));
     }
 
-    friend bool operator==(const Mlp& a, const Mlp& b) { return a.sizes_ == b.sizes_ && a.params_ == b.params_; }
+    friend bool operator==(const Mlp& a, const Mlp& b) { return a.layout_ == b.layout_ && a.params_ == b.params_; }
 
 private:
+    static ThetaLayout checked(std::vector<std::size_t> sizes) {
+        if (sizes.size() < 2)
+            detail::fail("Mlp sizes: expected at least 2 layer sizes (inputs and outputs), found ", sizes.size());
+        for (std::size_t l = 0; l < sizes.size(); ++l)
+            if (sizes[l] == 0) detail::fail("Mlp sizes: expected every layer size >= 1, found 0 at position ", l);
+        return ThetaLayout(std::move(sizes));
+    }
+
     std::size_t check(std::size_t l) const {
         if (l >= layers()) detail::fail("layer index: expected 0..", layers() - 1, ", found ", l);
         return l;
     }
 
-    std::vector<std::size_t> sizes_;
-    std::vector<std::size_t> offsets_;
+    ThetaLayout layout_;
     std::vector<T> params_;
 };
 

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "pnn/error.hpp"
+#include "pnn/nn/layout.hpp"
 #include "pnn/train/sgd.hpp"
 
 namespace pnn {
@@ -86,11 +87,7 @@ inline std::uint32_t crc32_of(std::uint32_t crc, const unsigned char* p, std::si
     return static_cast<std::uint32_t>(c);
 }
 
-inline std::size_t parameter_count(const std::vector<std::size_t>& sizes) {
-    std::size_t p = 0;
-    for (std::size_t l = 0; l + 1 < sizes.size(); ++l) p += sizes[l + 1] * (sizes[l] + 1);
-    return p;
-}
+inline std::size_t parameter_count(const std::vector<std::size_t>& sizes) { return ThetaLayout(sizes).parameter_count(); }
 
 // The file's bytes up to the payload: magic, version, header length, header.
 inline std::vector<unsigned char> encode_header(const CheckpointHeader& h) {

@@ -46,7 +46,7 @@ public:
 
     // The weights of rank 0 are broadcast, so every rank starts from the same net.
     explicit Trainer(Net net, C comm = C{}, D device = D{})
-        : net_(std::move(net)), comm_(std::move(comm)), dev_(std::move(device)), bp_(dev_, net_.sizes()) {
+        : net_(std::move(net)), comm_(std::move(comm)), dev_(std::move(device)), bp_(dev_, net_.layout()) {
         const std::size_t p = net_.parameter_count();
         comm_.agree(shape_hash(), "the net's layer sizes and element type");
         comm_.broadcast(net_.parameters(), p);
@@ -56,14 +56,7 @@ public:
         mask_ = dev_.template make_buffer<T>(p);
         dev_.copy_in(dev_.data(theta_), net_.parameters(), p);
         dev_.fill(dev_.data(velocity_), p, T(0));
-        // 1 on weights, 0 on bias entries (column 0 of each Theta): the L2 term's mask.
-        std::vector<T> mask(p, T(1));
-        for (std::size_t l = 0, at = 0; l + 1 < net_.sizes().size(); ++l) {
-            const std::size_t k = net_.sizes()[l + 1], cols = 1 + net_.sizes()[l];
-            for (std::size_t r = 0; r < k; ++r) mask[at + r * cols] = T(0);
-            at += k * cols;
-        }
-        dev_.copy_in(dev_.data(mask_), mask.data(), p);
+        dev_.copy_in(dev_.data(mask_), net_.layout().template weight_mask<T>().data(), p);
         batch_index_ = dev_.template make_buffer<std::size_t>(bp_.block_rows());
         bp_.set_clock(&clock_);
         local_index_.reserve(bp_.block_rows());
