@@ -63,17 +63,19 @@ mpi 2 "${full[@]}" --iterations 18 --checkpoint "$dir/r4.ckpt" --resume > /dev/n
 cmp -s "$dir/r2.ckpt" "$dir/r4.ckpt"; check $? "reproducible mode: 12 updates on 4 ranks + 18 on 2 equal 30 on 2, byte for byte"
 
 echo "== 4. SIGTERM to mpirun while training"
+# Files of its own: with section 2's out, its 5 old progress lines were the sign before mpirun
+# had even started (the shell then signalled its own child, before the exec).
 mpirun -np 2 --oversubscribe "$dp" "${settings[@]}" --print-every 10 --iterations 1000000 \
-  --checkpoint "$dir/term.ckpt" > "$dir/out" 2> "$dir/err" &
+  --checkpoint "$dir/term.ckpt" > "$dir/term.out" 2> "$dir/term.err" &
 pid=$!
-wait_until 120 lines_in "$dir/out" '^iteration' 5; check $? "training is under way on every rank"
+wait_until 120 lines_in "$dir/term.out" '^iteration' 5; check $? "training is under way on every rank"
 kill -TERM "$pid"
 wait "$pid"
 status=$?
-tail -3 "$dir/err"
+tail -3 "$dir/term.err"
 [ "$status" -ne 0 ]; check $? "the job ended non-zero (status $status)"
-grep -q "stopped by SIGTERM after" "$dir/err"; check $? "rank 0 says it stopped and saved"
-done_updates=$(sed -n 's/.*stopped by SIGTERM after \([0-9]*\) of.*/\1/p' "$dir/err" | head -1)
+grep -q "stopped by SIGTERM after" "$dir/term.err"; check $? "rank 0 says it stopped and saved"
+done_updates=$(sed -n 's/.*stopped by SIGTERM after \([0-9]*\) of.*/\1/p' "$dir/term.err" | head -1)
 mpi 2 "${common[@]}" --iterations 10 --checkpoint "$dir/term.ckpt" --resume > /dev/null
 check $? "the checkpoint resumes"
 mpi 2 "${common[@]}" --iterations $((${done_updates:-0} + 10)) --checkpoint "$dir/term-straight.ckpt" > /dev/null

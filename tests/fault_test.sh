@@ -23,7 +23,9 @@ count=$(grep -c "expected a sample range within 0..60000, found \[35000, 70000)"
 
 echo "== 2. SIGKILL to rank 1 while training"
 # The progress lines (rank 0's, one per update) are the sign that training is under way; the
-# timeout only ends a job that hangs (an update takes seconds under the sanitizers).
+# timeout only ends a job that hangs (an update takes seconds under the sanitizers). The log is
+# emptied here, before the job starts, so that no line of section 1 can be taken for the sign.
+: > "$log"
 timeout 300 mpirun -np 2 --oversubscribe "$binary" --train-samples 20000 --iterations 100000 --print-every 1 \
   > "$log" 2>&1 &
 runner=$!
