@@ -31,15 +31,14 @@ public:
     Backprop(D& device, const ThetaLayout& layout)
         : dev_(&device),
           layout_(layout),
-          sizes_(layout.sizes()),
-          block_(device.block_rows(sizes_.front() * sizeof(T), layout.rows(0) * layout.cols(0) * sizeof(T))) {
+          block_(device.block_rows(layout.sizes().front() * sizeof(T), layout.rows(0) * layout.cols(0) * sizeof(T))) {
         std::size_t widest_hidden = 1;
-        for (std::size_t l = 1; l < sizes_.size(); ++l) {
-            acts_.push_back(dev_->template make_buffer<T>(block_ * sizes_[l]));
-            if (l + 1 < sizes_.size()) widest_hidden = std::max(widest_hidden, sizes_[l]);
+        for (std::size_t l = 1; l < sizes().size(); ++l) {
+            acts_.push_back(dev_->template make_buffer<T>(block_ * sizes()[l]));
+            if (l + 1 < sizes().size()) widest_hidden = std::max(widest_hidden, sizes()[l]);
         }
         for (auto& d : deltas_) d = dev_->template make_buffer<T>(block_ * widest_hidden);
-        gathered_x_ = dev_->template make_buffer<T>(block_ * sizes_.front());
+        gathered_x_ = dev_->template make_buffer<T>(block_ * sizes().front());
         gathered_y_ = dev_->template make_buffer<int>(block_);
         predicted_ = dev_->template make_buffer<int>(block_);
         cost_ = dev_->template make_buffer<double>(1);
@@ -108,6 +107,8 @@ public:
     }
 
 private:
+    const std::vector<std::size_t>& sizes() const { return layout_.sizes(); }
+
     // Layer l's Theta inside the flat buffer p (parameters or gradient).
     template <class P>
     MatrixRef<P> theta_of(P* p, std::size_t l) const {
@@ -115,18 +116,18 @@ private:
     }
     static MatrixRef<const T> weights(MatrixRef<const T> t) { return {t.data + 1, t.rows, t.cols - 1, t.cols}; }
     static VectorRef<const T> bias(MatrixRef<const T> t) { return {t.data, t.rows, t.cols}; }
-    MatrixRef<T> act(std::size_t l, std::size_t rows) { return {dev_->data(acts_[l]), rows, sizes_[l + 1]}; }
+    MatrixRef<T> act(std::size_t l, std::size_t rows) { return {dev_->data(acts_[l]), rows, sizes()[l + 1]}; }
 
     // z_l = a_{l-1} W_l^T + b_l, a_l = σ(z_l) for every layer; returns the last layer's values
     // (z, or a when last_sigmoid).
     MatrixRef<const T> forward(const T* theta, MatrixRef<const T> x, bool last_sigmoid) {
         MatrixRef<const T> a = x;
-        for (std::size_t l = 0; l + 1 < sizes_.size(); ++l) {
+        for (std::size_t l = 0; l + 1 < sizes().size(); ++l) {
             const MatrixRef<const T> t = theta_of(theta, l);
             MatrixRef<T> z = act(l, x.rows);
             dev_->fill_rows(z, bias(t));
             dev_->gemm(false, true, T(1), a, weights(t), T(1), z);
-            if (l + 2 < sizes_.size() || last_sigmoid) dev_->sigmoid(z);
+            if (l + 2 < sizes().size() || last_sigmoid) dev_->sigmoid(z);
             a = z;
         }
         return a;
@@ -134,7 +135,7 @@ private:
 
     // Adds one block's cost to *cost (device memory) and its gradient to grad (when not null).
     void block(const T* theta, MatrixRef<const T> x, const int* y, T* grad, double* cost) {
-        const std::size_t layers = sizes_.size() - 1;
+        const std::size_t layers = sizes().size() - 1;
         forward(theta, x, /*last_sigmoid=*/false);
         MatrixRef<T> delta = act(layers - 1, x.rows);  // z_L, turned into δ_L in place
         dev_->output_delta(delta, y, cost);
@@ -148,7 +149,7 @@ private:
                        MatrixRef<T>{g.data + 1, g.rows, g.cols - 1, g.cols});
             dev_->add_column_sums(MatrixRef<const T>(delta), VectorRef<T>{g.data, g.rows, g.cols});
             if (l == 0) break;
-            MatrixRef<T> next{dev_->data(deltas_[l % 2]), x.rows, sizes_[l]};
+            MatrixRef<T> next{dev_->data(deltas_[l % 2]), x.rows, sizes()[l]};
             dev_->gemm(false, false, T(1), MatrixRef<const T>(delta), weights(theta_of(theta, l)), T(0), next);
             dev_->times_sigmoid_grad(next, a_prev);
             delta = next;
@@ -162,8 +163,7 @@ private:
 
     D* dev_;
     StageClock* clock_ = nullptr;
-    ThetaLayout layout_;  // where each layer's Theta lies in the flat buffers
-    std::vector<std::size_t> sizes_;
+    ThetaLayout layout_;  // the layer sizes, and where each layer's Theta lies in the flat buffers
     std::size_t block_;
     std::vector<typename D::template buffer<T>> acts_;  // a_l (z_l before σ), one per layer
     typename D::template buffer<T> deltas_[2];          // δ of hidden layers, alternating
