@@ -110,6 +110,71 @@ TEST_CASE("Mlp: Theta shapes, one buffer, seeded initialisation") {
     CHECK(zeros == 25 + 10);
 }
 
+TEST_CASE("Mlp units: activations per hidden layer, the output, initialisation for each, bad settings") {
+    using pnn::Activation;
+    using pnn::Output;
+    pnn::Mlp<double> net({64, 32, 16, 10}, 1, {Activation::relu, Activation::tanh}, Output::softmax);
+    CHECK(net.activations() == std::vector<Activation>{Activation::relu, Activation::tanh});
+    CHECK(net.output() == Output::softmax);
+    CHECK_FALSE(net.is_seed_model());
+    // one activation for every hidden layer; nets differing only in units are not equal
+    const pnn::Mlp<double> all_relu({64, 32, 16, 10}, 1, Activation::relu, Output::softmax);
+    CHECK(all_relu.activations() == std::vector<Activation>{Activation::relu, Activation::relu});
+    CHECK(pnn::Mlp<double>({64, 32, 16, 10}, 1, {Activation::relu}, Output::softmax) == all_relu);
+    CHECK_FALSE(pnn::Mlp<double>({64, 32, 16, 10}, 1, Activation::relu, Output::sigmoid) == all_relu);
+    // the seed's model by default, with the seed's draws: every entry from U(±0.12), one draw each
+    const pnn::Mlp<double> seed_net({400, 25, 10}, 1);
+    CHECK(seed_net.is_seed_model());
+    CHECK(seed_net.activations() == std::vector<Activation>{Activation::sigmoid});
+    CHECK(seed_net.output() == Output::sigmoid);
+    std::mt19937_64 rng(1);
+    for (std::size_t i = 0; i < seed_net.parameter_count(); ++i) {
+        const double u = double(rng() >> 11) * 0x1.0p-53;
+        if (seed_net.parameters()[i] != (2 * u - 1) * 0.12) {
+            FAIL("the seed's draw differs at ", i);
+            break;
+        }
+    }
+    // He-uniform into ReLU units, Glorot-uniform elsewhere, biases 0, one draw per weight in
+    // Theta's row-major order
+    std::mt19937_64 again(1);
+    const double bounds[] = {std::sqrt(6.0 / 64), std::sqrt(6.0 / (32 + 16)), std::sqrt(6.0 / (16 + 10))};
+    for (std::size_t l = 0; l < 3; ++l) {
+        const auto t = net.theta(l);
+        double lo = 1, hi = -1;
+        for (std::size_t r = 0; r < t.shape(0); ++r)
+            for (std::size_t c = 0; c < t.shape(1); ++c) {
+                if (c == 0) {
+                    CHECK(t(r, c) == 0.0);
+                    continue;
+                }
+                const double u = double(again() >> 11) * 0x1.0p-53;
+                CHECK(t(r, c) == (2 * u - 1) * bounds[l]);
+                lo = std::min(lo, t(r, c));
+                hi = std::max(hi, t(r, c));
+            }
+        CHECK(lo >= -bounds[l]);
+        CHECK(lo < -0.9 * bounds[l]);
+        CHECK(hi > 0.9 * bounds[l]);
+    }
+    // a tanh net with a sigmoid output is not the seed's model either: Glorot everywhere
+    const pnn::Mlp<float> tanh_net({8, 4, 2}, 3, Activation::tanh);
+    CHECK(tanh_net.theta(0)(0, 0) == 0.0f);
+    CHECK(std::abs(tanh_net.theta(0)(1, 1)) <= float(std::sqrt(6.0 / 12)));
+
+    CHECK(test::error_of([] { pnn::Mlp<double>({4, 3, 3, 2}, 0, {Activation::relu, Activation::relu, Activation::tanh}); }) ==
+          "pnn: Mlp activations: expected 1 activation (for every hidden layer) or 2 (one per hidden layer), found 3");
+    CHECK(test::error_of([] { pnn::Mlp<double>({4, 3, 2}, 0, std::vector<Activation>{}); }).find("found 0") != std::string::npos);
+    CHECK(test::error_of([] { pnn::Mlp<double>({4, 1}, 0, Activation::relu, Output::softmax); }) ==
+          "pnn: Mlp output: softmax expects at least 2 output units, found 1");
+    CHECK(test::error_of([] { (void)pnn::activation_named("gelu"); }) ==
+          "pnn: activation: expected sigmoid, tanh or relu, found 'gelu'");
+    CHECK(test::error_of([] { (void)pnn::output_named("linear", "--output"); }) ==
+          "pnn: --output: expected sigmoid or softmax, found 'linear'");
+    CHECK(pnn::activation_named("relu") == Activation::relu);
+    CHECK(pnn::output_named("softmax") == Output::softmax);
+}
+
 TEST_CASE("cost on a tiny case computed by hand") {
     // One layer, 2 inputs -> 2 outputs; Theta = [[0.1, 0.2, -0.3], [-0.4, 0.5, 0.6]].
     pnn::Mlp<double> net({2, 2}, 0);
@@ -125,30 +190,106 @@ TEST_CASE("cost on a tiny case computed by hand") {
     CHECK(t.cost(d, 2.0) == doctest::Approx(j + 2.0 * 0.74 / 4).epsilon(1e-14));
 }
 
-TEST_CASE_TEMPLATE("cost equals an independent float64 computation, with and without L2", T, float, double) {
+TEST_CASE_TEMPLATE("cost equals an independent float64 computation, with and without L2, for every unit and output", T,
+                   float, double) {
     const auto d = test::blobs<T>(300, 12, 4, 3);
-    for (std::vector<std::size_t> sizes : {std::vector<std::size_t>{12, 4}, {12, 7, 4}, {12, 9, 5, 4}}) {
-        pnn::Mlp<T> net(sizes, 11);
-        CpuTrainer<T> t(net);
-        const double tol = std::is_same_v<T, double> ? 1e-12 : 1e-5;
-        CHECK(t.cost(d, 0.0) == doctest::Approx(test::reference_cost(net, d, 0.0)).epsilon(tol));
-        CHECK(t.cost(d, 1.5) == doctest::Approx(test::reference_cost(net, d, 1.5)).epsilon(tol));
+    for (const auto& [activation, output] : test::every_unit_kind())
+        for (std::vector<std::size_t> sizes : {std::vector<std::size_t>{12, 4}, {12, 7, 4}, {12, 9, 5, 4}}) {
+            CAPTURE(pnn::name_of(activation));
+            CAPTURE(pnn::name_of(output));
+            CAPTURE(sizes.size());
+            pnn::Mlp<T> net(sizes, 11, activation, output);
+            CpuTrainer<T> t(net);
+            const double tol = std::is_same_v<T, double> ? 1e-12 : 1e-5;
+            CHECK(t.cost(d, 0.0) == doctest::Approx(test::reference_cost(net, d, 0.0)).epsilon(tol));
+            CHECK(t.cost(d, 1.5) == doctest::Approx(test::reference_cost(net, d, 1.5)).epsilon(tol));
+        }
+}
+
+TEST_CASE("softmax cost on a case computed by hand, and logits of +-1000 give finite costs and gradients") {
+    // One layer, 2 inputs -> 3 outputs, softmax. x = (1, 2) and (0.5, -1), labels 2 and 0.
+    pnn::Mlp<double> net({2, 3}, 0, pnn::Activation::sigmoid, pnn::Output::softmax);
+    net.set_theta(0, xt::xtensor<double, 2>{{0.1, 0.2, -0.3}, {-0.4, 0.5, 0.6}, {0.0, -0.1, 0.2}});
+    pnn::Dataset<double> d(xt::xtensor<double, 2>{{1.0, 2.0}, {0.5, -1.0}}, xt::xtensor<int, 1>{2, 0});
+    // sample 0: z = (0.1 + 0.2 - 0.6, -0.4 + 0.5 + 1.2, 0 - 0.1 + 0.4) = (-0.3, 1.3, 0.3), y = 2
+    // sample 1: z = (0.1 + 0.1 + 0.3, -0.4 + 0.25 - 0.6, 0 - 0.05 - 0.2) = (0.5, -0.75, -0.25), y = 0
+    auto nll = [](double a, double b, double c, double label) { return std::log(std::exp(a) + std::exp(b) + std::exp(c)) - label; };
+    const double j = (nll(-0.3, 1.3, 0.3, 0.3) + nll(0.5, -0.75, -0.25, 0.5)) / 2;
+    CpuTrainer<double> t(net);
+    CHECK(t.cost(d) == doctest::Approx(j).epsilon(1e-14));
+    CHECK(t.cost(d, 2.0) == doctest::Approx(j + 2.0 * (0.04 + 0.09 + 0.25 + 0.36 + 0.01 + 0.04) / 4).epsilon(1e-14));
+    // ∂J/∂b_k = mean over samples of softmax(z)_k - [k = y]
+    const auto g = t.gradient(d);
+    auto p = [](double a, double b, double c, int k) { return std::exp(k == 0 ? a : k == 1 ? b : c) / (std::exp(a) + std::exp(b) + std::exp(c)); };
+    for (int k = 0; k < 3; ++k)
+        CHECK(g[0](k, 0) == doctest::Approx((p(-0.3, 1.3, 0.3, k) - (k == 2) + p(0.5, -0.75, -0.25, k) - (k == 0)) / 2).epsilon(1e-13));
+
+    // logits 1000, -1000 and 0 from the biases: e^1000 overflows a double, the cost must not
+    for (const auto output : {pnn::Output::softmax, pnn::Output::sigmoid}) {
+        CAPTURE(pnn::name_of(output));
+        pnn::Mlp<double> big({2, 3}, 0, pnn::Activation::sigmoid, output);
+        big.set_theta(0, xt::xtensor<double, 2>{{1000, 0, 0}, {-1000, 0, 0}, {0, 0, 0}});
+        CpuTrainer<double> b(big);
+        // softmax: the sample of label 0 costs log(1 + e^-1000 + e^-2000) = 0, that of label 1
+        // 2000; sigmoid: Σ softplus(z) - z_y, log 2 + 1000 - 1000 and log 2 + 1000 + 1000
+        const double expected = output == pnn::Output::softmax ? (0.0 + 2000.0) / 2 : (std::log(2.0) + (2000 + std::log(2.0))) / 2;
+        pnn::Dataset<double> two(xt::xtensor<double, 2>{{1.0, 2.0}, {0.5, -1.0}}, xt::xtensor<int, 1>{0, 1});
+        CHECK(b.cost(two) == doctest::Approx(expected).epsilon(1e-14));
+        for (const auto& gl : b.gradient(two)) CHECK(xt::all(xt::isfinite(gl)));
+        pnn::Mlp<float> bigf({2, 3}, 0, pnn::Activation::sigmoid, output);
+        bigf.set_theta(0, xt::cast<float>(big.theta(0)));
+        CpuTrainer<float> bf(bigf);
+        CHECK(bf.cost(pnn::Dataset<float>(xt::cast<float>(two.x()), two.y())) == doctest::Approx(expected).epsilon(1e-6));
     }
 }
 
 // Depth = number of weight layers.
 std::vector<std::vector<std::size_t>> nets_of_depth_2_to_4() { return {{6, 5, 3}, {6, 5, 4, 3}, {6, 4, 7, 5, 3}}; }
 
+// Which hidden units are on (z > 0), for every sample, computed in double: a central difference
+// whose two steps switch a ReLU unit on or off spans the kink and is no derivative.
+template <class T>
+std::vector<bool> units_on(const pnn::Mlp<T>& net, const pnn::Dataset<T>& d) {
+    std::vector<bool> on;
+    for (std::size_t i = 0; i < d.size(); ++i) {
+        std::vector<double> a(d.features());
+        for (std::size_t f = 0; f < a.size(); ++f) a[f] = double(d.x()(i, f));
+        for (std::size_t l = 0; l + 1 < net.layers(); ++l) {
+            const auto t = net.theta(l);
+            std::vector<double> z(t.shape(0));
+            for (std::size_t r = 0; r < z.size(); ++r) {
+                double s = double(t(r, 0));
+                for (std::size_t c = 0; c < a.size(); ++c) s += double(t(r, c + 1)) * a[c];
+                on.push_back(s > 0);
+                z[r] = test::reference_unit(net.activations()[l], s);
+            }
+            a = z;
+        }
+    }
+    return on;
+}
+
 // Checks every entry of pnn's gradient against the central difference (J(θ+h) - J(θ-h)) / step,
 // where step is the difference of the two perturbed weights as rounded in T.
 template <class T>
-void check_finite_differences(const std::vector<std::size_t>& sizes, double lambda, T h, double epsilon) {
+void check_finite_differences(const std::vector<std::size_t>& sizes, double lambda, T h, double epsilon,
+                              pnn::Activation activation = pnn::Activation::sigmoid, pnn::Output output = pnn::Output::sigmoid) {
     CAPTURE(sizes.size());
     CAPTURE(lambda);
+    CAPTURE(pnn::name_of(activation));
+    CAPTURE(pnn::name_of(output));
     const auto d = test::blobs<T>(40, 6, 3, 5);
-    pnn::Mlp<T> net(sizes, 21);
+    pnn::Mlp<T> net(sizes, 21, activation, output);
+    // Biases of 0 (the initialisation's, for these units) put a ReLU layer's z at exactly 0, on
+    // the kink, for a sample whose units below are all off: a difference there is no derivative.
+    for (std::size_t l = 0; l < net.layers(); ++l) {
+        auto t = net.theta(l);
+        for (std::size_t r = 0; r < t.shape(0); ++r) t(r, 0) = T(0.1 + 0.01 * double(r));
+        net.set_theta(l, t);
+    }
     const auto g = CpuTrainer<T>(net).gradient(d, lambda);
     REQUIRE(g.size() == sizes.size() - 1);
+    std::size_t checked = 0, across_kink = 0;
     for (std::size_t l = 0; l < g.size(); ++l) {
         const auto theta = net.theta(l);
         for (std::size_t r = 0; r < theta.shape(0); ++r)
@@ -159,23 +300,31 @@ void check_finite_differences(const std::vector<std::size_t>& sizes, double lamb
                 tm(r, c) -= h;
                 plus.set_theta(l, tp);
                 minus.set_theta(l, tm);
+                if (activation == pnn::Activation::relu && units_on(plus, d) != units_on(minus, d)) {
+                    ++across_kink;
+                    continue;
+                }
                 const double step = double(tp(r, c)) - double(tm(r, c));
                 const double fd = (CpuTrainer<T>(plus).cost(d, lambda) - CpuTrainer<T>(minus).cost(d, lambda)) / step;
                 CHECK(g[l](r, c) == doctest::Approx(fd).epsilon(epsilon).scale(1e-2));
+                ++checked;
             }
     }
+    CHECK(across_kink * 20 <= checked);  // a few at most: the check still covers the gradient
 }
 
-TEST_CASE("gradient matches central finite differences, depths 2 to 4 (float64)") {
+TEST_CASE("gradient matches central finite differences, depths 2 to 4, every unit and output (float64)") {
     // h = 1e-5: rounding (~ eps J / h) and truncation (~ h^2 J''') both stay below 1e-9.
-    for (const auto& sizes : nets_of_depth_2_to_4())
-        for (double lambda : {0.0, 0.7}) check_finite_differences<double>(sizes, lambda, 1e-5, 1e-6);
+    for (const auto& [activation, output] : test::every_unit_kind())
+        for (const auto& sizes : nets_of_depth_2_to_4())
+            for (double lambda : {0.0, 0.7}) check_finite_differences<double>(sizes, lambda, 1e-5, 1e-6, activation, output);
 }
 
-TEST_CASE("gradient matches central finite differences, depths 2 to 4 (float32)") {
+TEST_CASE("gradient matches central finite differences, depths 2 to 4, every unit and output (float32)") {
     // float forward passes carry ~1e-7 relative rounding: a step of 1e-2 keeps that below 1e-5 in
     // the difference quotient, the truncation error (h^2 J''' / 6) about as small.
-    for (const auto& sizes : nets_of_depth_2_to_4()) check_finite_differences<float>(sizes, 0.7, 1e-2f, 1e-2);
+    for (const auto& [activation, output] : test::every_unit_kind())
+        for (const auto& sizes : nets_of_depth_2_to_4()) check_finite_differences<float>(sizes, 0.7, 1e-2f, 1e-2, activation, output);
 }
 
 TEST_CASE("float32 gradient matches the float64 gradient of the same weights, depths 2 to 4") {
@@ -548,6 +697,12 @@ struct vector_exp {
         return exp(x);
     }
 };
+struct vector_tanh {
+    template <class V>
+    PNN_HD V operator()(const V& x) const {
+        return tanh(x);
+    }
+};
 struct vector_log1p {
     template <class V>
     PNN_HD V operator()(const V& x) const {
@@ -597,6 +752,43 @@ TEST_CASE_TEMPLATE("exp and log1p of the vector layer, at the level in use, are 
     CHECK(out[0] == std::numeric_limits<T>::infinity());
     CHECK(out[1] == 0);
     CHECK(std::isnan(out[2]));
+}
+
+TEST_CASE_TEMPLATE("tanh of the vector layer is within 4 ulp of the C library's; ReLU passes NaN on", T, float, double) {
+    CAPTURE(pnn::cpu_kernels());
+    std::mt19937_64 rng(8);
+    std::uniform_real_distribution<double> u(-1.0, 1.0);
+    std::vector<T> x(100003), t(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i)  // both branches (|x| below and above 1/2), tiny and saturated values
+        x[i] = i % 3 == 0 ? T(25 * u(rng)) : i % 3 == 1 ? T(0.6 * u(rng)) : T(std::ldexp(u(rng), -int(rng() % 60)));
+    x[0] = 0, x[1] = T(0.5), x[2] = -T(0.5), x[3] = std::nextafter(T(0.5), T(0)), x[4] = T(1e-30);
+    at_level(vector_tanh{}, t.data(), x.size(), x.data());
+    double worst = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) worst = std::max(worst, ulps(t[i], std::tanh(x[i])));
+    CHECK(worst <= 4);
+    const T inf = std::numeric_limits<T>::infinity(), nan = std::numeric_limits<T>::quiet_NaN();
+    const T specials[] = {inf, -inf, nan, T(-0.0), T(1e6), T(-1e6)};
+    T out[6];
+    at_level(vector_tanh{}, out, 6, specials);
+    CHECK(out[0] == 1);
+    CHECK(out[1] == -1);
+    CHECK(std::isnan(out[2]));
+    CHECK((out[3] == 0 && std::signbit(out[3])));
+    CHECK(out[4] == 1);
+    CHECK(out[5] == -1);
+    // relu(z) and δ relu'(z) through a, at the level in use: relu'(0) = 0, NaN passed on
+    const T z[] = {nan, T(-1), T(0), T(2), T(-0.0)};
+    T r[5], d[5];
+    at_level(pnn::fn::rectifier{}, r, 5, z);
+    CHECK(std::isnan(r[0]));
+    CHECK(r[1] == 0);
+    CHECK(r[2] == 0);
+    CHECK(r[3] == 2);
+    const T delta[] = {T(3), T(3), T(3), T(3), T(3)};
+    Cpu{}.map(pnn::fn::times_relu_grad{}, d, 5, delta, static_cast<const T*>(r));
+    CHECK(d[1] == 0);
+    CHECK(d[2] == 0);
+    CHECK(d[3] == 3);
 }
 
 TEST_CASE_TEMPLATE("the fused update is the gradient's finish and the momentum step, at every level", T, float, double) {

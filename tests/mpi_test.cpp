@@ -253,7 +253,7 @@ TEST_CASE("ranks that disagree are stopped on every rank, not left waiting") {
     const std::string msg = test::error_of([] {
         Trainer<Mpi> t(pnn::Mlp<double>({12, world_rank() == 1 ? 9u : 10u, 4}, 1), Mpi{});
     });
-    CHECK(msg.find("ranks disagree on the net's layer sizes and element type") != std::string::npos);
+    CHECK(msg.find("ranks disagree on the net's layer sizes, units and element type") != std::string::npos);
     // every rank fails, rank 0 alone reports it
     CHECK(test::reported_elsewhere([] {
               Trainer<Mpi> t(pnn::Mlp<double>({12, world_rank() == 1 ? 9u : 10u, 4}, 1), Mpi{});

@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <cstdint>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include <pnn/pnn.hpp>
@@ -28,8 +29,18 @@ pnn::Dataset<T> blobs(std::size_t m, std::size_t n, int k, std::uint64_t seed) {
     return pnn::Dataset<T>(std::move(x), std::move(y));
 }
 
-// The seed's cost computed the seed's way, in double, independently of pnn's kernels:
-// forward with explicit loops, J = -1/m Σ [y log h + (1-y) log(1-h)] + λ/(2m) Σ θ² (no bias).
+// f(z) of a hidden unit, in double, from the C library: the references' own.
+inline double reference_unit(pnn::Activation a, double z) {
+    switch (a) {
+        case pnn::Activation::tanh: return std::tanh(z);
+        case pnn::Activation::relu: return z > 0 ? z : 0.0;
+        default: return 1.0 / (1.0 + std::exp(-z));
+    }
+}
+
+// The cost computed independently of pnn's kernels, in double, with explicit loops: for the
+// seed's sigmoid output J = -1/m Σ [y log h + (1-y) log(1-h)] (the seed's way), for softmax
+// J = -1/m Σ log softmax(z)[y] (through log-sum-exp), plus λ/(2m) Σ θ² (no bias).
 template <class T>
 double reference_cost(const pnn::Mlp<T>& net, const pnn::Dataset<T>& d, double lambda) {
     const auto& sizes = net.sizes();
@@ -43,9 +54,18 @@ double reference_cost(const pnn::Mlp<T>& net, const pnn::Dataset<T>& d, double l
             for (std::size_t r = 0; r < z.size(); ++r) {
                 double s = double(t(r, 0));
                 for (std::size_t c = 0; c < a.size(); ++c) s += double(t(r, c + 1)) * a[c];
-                z[r] = 1.0 / (1.0 + std::exp(-s));
+                const bool last = l + 2 == sizes.size();
+                z[r] = !last ? reference_unit(net.activations()[l], s)
+                             : net.output() == pnn::Output::sigmoid ? 1.0 / (1.0 + std::exp(-s)) : s;
             }
             a = z;
+        }
+        if (net.output() == pnn::Output::softmax) {
+            const double top = *std::max_element(a.begin(), a.end());
+            double sum = 0;
+            for (double z : a) sum += std::exp(z - top);
+            j += std::log(sum) + top - a[std::size_t(d.y()(i))];
+            continue;
         }
         for (std::size_t k = 0; k < a.size(); ++k) {
             const double y = d.y()(i) == int(k) ? 1.0 : 0.0;
@@ -60,6 +80,15 @@ double reference_cost(const pnn::Mlp<T>& net, const pnn::Dataset<T>& d, double l
             for (std::size_t c = 1; c < t.shape(1); ++c) reg += double(t(r, c)) * double(t(r, c));
     }
     return j + lambda / (2.0 * double(d.size())) * reg;
+}
+
+// Every kind of unit pnn offers, as (hidden activation, output) pairs: each activation with each
+// output, for the tests that check every one.
+inline std::vector<std::pair<pnn::Activation, pnn::Output>> every_unit_kind() {
+    std::vector<std::pair<pnn::Activation, pnn::Output>> kinds;
+    for (auto a : {pnn::Activation::sigmoid, pnn::Activation::tanh, pnn::Activation::relu})
+        for (auto o : {pnn::Output::sigmoid, pnn::Output::softmax}) kinds.emplace_back(a, o);
+    return kinds;
 }
 
 // max |a - b| / max |b| over n values (the absolute difference where b is all zero): how far a

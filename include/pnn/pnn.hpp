@@ -19,6 +19,7 @@
 #endif
 #include "pnn/nn/functions.hpp"
 #include "pnn/nn/layout.hpp"
+#include "pnn/nn/units.hpp"
 #include "pnn/nn/mlp.hpp"
 #include "pnn/nn/backprop.hpp"
 #include "pnn/train/sgd.hpp"

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -156,14 +157,15 @@ struct Cpu {
         for (std::size_t i = 1; i < z.rows; ++i) std::copy_n(z.row(0), z.cols, z.row(i));
     }
 
-    template <class T>
-    void sigmoid(MatrixRef<T> z) const {
-        T* p = dense(z);
-        map(fn::sigmoid{}, p, z.size(), p);
+    // out[i] = f(in[i]...) for i < n, at the CPU's level: every elementwise formula of the
+    // layers (a functor of pnn/nn/functions.hpp; out may be one of the inputs).
+    template <class F, class T, class... In>
+    void map(F f, T* out, std::size_t n, const In*... in) const {
+        simd::dispatch([&](auto width) { simd::transform<typename decltype(width)::template vec<T>>(f, out, n, in...); });
     }
 
     template <class T>
-    void output_delta(MatrixRef<T> z, const int* labels, double* cost_sum) const {
+    void sigmoid_output_delta(MatrixRef<T> z, const int* labels, double* cost_sum) const {
         T* p = dense(z);
         // J = Σ softplus(z) over every unit, minus z[i, y_i] once per sample (the one-hot term,
         // taken before σ overwrites z); then δ = σ(z) - onehot(y).
@@ -178,10 +180,31 @@ struct Cpu {
         *cost_sum += softplus_sum - one_hot;
     }
 
+    // The softmax output's cost and delta, row by row. With M_i = max_k z_ik, every exponent
+    // z_ik - M_i is <= 0 (no overflow for any logits) and the largest term of the row's sum is 1:
+    //   *cost += Σ_i [log Σ_k e^(z_ik - M_i) - (z_{i,y_i} - M_i)]      (= -log softmax(z_i)[y_i])
+    //   z_ik   = e^(z_ik - M_i) / Σ_j e^(z_ij - M_i) - [k = y_i]
+    // The exponentials run over the whole block at the CPU's level; the per-row steps are short.
     template <class T>
-    void times_sigmoid_grad(MatrixRef<T> d, MatrixRef<const T> a) const {
-        T* p = dense(d);
-        map(fn::times_sigmoid_grad{}, p, d.size(), p, dense(a));
+    void softmax_output_delta(MatrixRef<T> z, const int* labels, double* cost_sum) const {
+        T* p = dense(z);
+        double cost = 0;
+        for (std::size_t i = 0; i < z.rows; ++i) {
+            T* row = z.row(i);
+            const T top = *std::max_element(row, row + z.cols);
+            for (std::size_t k = 0; k < z.cols; ++k) row[k] -= top;
+            cost -= double(row[labels[i]]);
+        }
+        map(fn::exponential{}, p, z.size(), const_cast<const T*>(p));
+        for (std::size_t i = 0; i < z.rows; ++i) {
+            T* row = z.row(i);
+            T sum = 0;
+            for (std::size_t k = 0; k < z.cols; ++k) sum += row[k];
+            cost += std::log(double(sum));
+            for (std::size_t k = 0; k < z.cols; ++k) row[k] /= sum;
+            row[labels[i]] -= T(1);
+        }
+        *cost_sum += cost;
     }
 
     // The bias column is strided: the rows are summed into contiguous scratch at the CPU's level
@@ -245,12 +268,6 @@ struct Cpu {
     }
 
 private:
-    // out = f(in...) elementwise over n values, at the CPU's level.
-    template <class F, class T, class... In>
-    static void map(F f, T* out, std::size_t n, const In*... in) {
-        simd::dispatch([&](auto width) { simd::transform<typename decltype(width)::template vec<T>>(f, out, n, in...); });
-    }
-
     // Aligned working memory for the kernels: grows to the largest request, then is reused, so
     // that no product allocates inside the training loop.
     mutable std::vector<std::byte> scratch_;

@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <map>
 #include <memory>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
@@ -148,9 +149,20 @@ struct equal_at {
 // sums are added in the same order every run: the cost is reproducible bit for bit.
 constexpr int reduce_threads = 256, reduce_blocks = 1024;
 
-template <class T>
-__global__ void output_delta(T* z, const int* y, std::size_t rows, std::size_t cols, std::size_t ld, double* partial) {
+// partial[block] = the sum of every thread's `sum` in this block, in a fixed tree order.
+__device__ inline void block_sum(double sum, double* partial) {
     __shared__ double sums[reduce_threads];
+    sums[threadIdx.x] = sum;
+    __syncthreads();
+    for (int half = reduce_threads / 2; half > 0; half /= 2) {
+        if (int(threadIdx.x) < half) sums[threadIdx.x] += sums[threadIdx.x + half];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) partial[blockIdx.x] = sums[0];
+}
+
+template <class T>
+__global__ void sigmoid_output_delta(T* z, const int* y, std::size_t rows, std::size_t cols, std::size_t ld, double* partial) {
     double sum = 0;
     const std::size_t n = rows * cols;
     for (std::size_t e = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += std::size_t(gridDim.x) * blockDim.x) {
@@ -160,13 +172,30 @@ __global__ void output_delta(T* z, const int* y, std::size_t rows, std::size_t c
         sum += double(fn::softplus{}(v)) - (label ? double(v) : 0.0);
         v = fn::sigmoid{}(v) - (label ? T(1) : T(0));
     }
-    sums[threadIdx.x] = sum;
-    __syncthreads();
-    for (int half = reduce_threads / 2; half > 0; half /= 2) {
-        if (int(threadIdx.x) < half) sums[threadIdx.x] += sums[threadIdx.x + half];
-        __syncthreads();
+    block_sum(sum, partial);
+}
+
+// The softmax output, one thread per row (grid-stride; an output layer is a few units wide):
+// the row's maximum M, e^(z - M) (every exponent <= 0), their sum s; the cost adds
+// log s - (z_y - M), and z becomes e^(z - M) / s - onehot(y). As in Cpu::softmax_output_delta.
+template <class T>
+__global__ void softmax_output_delta(T* z, const int* y, std::size_t rows, std::size_t cols, std::size_t ld, double* partial) {
+    double sum = 0;
+    for (std::size_t i = std::size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < rows; i += std::size_t(gridDim.x) * blockDim.x) {
+        T* row = z + i * ld;
+        T top = row[0];
+        for (std::size_t k = 1; k < cols; ++k) top = row[k] > top ? row[k] : top;
+        const T label_logit = row[y[i]] - top;
+        T s = 0;
+        for (std::size_t k = 0; k < cols; ++k) {
+            row[k] = fn::exponential{}(T(row[k] - top));
+            s += row[k];
+        }
+        sum += log(double(s)) - double(label_logit);
+        for (std::size_t k = 0; k < cols; ++k) row[k] /= s;
+        row[y[i]] -= T(1);
     }
-    if (threadIdx.x == 0) partial[blockIdx.x] = sums[0];
+    block_sum(sum, partial);
 }
 
 // *total += Σ partial[0..count), in one block, in a fixed order.
@@ -428,33 +457,36 @@ public:
         for_each_index("fill_rows", z.size(), detail::cuda_kernels::fill_rows<T>{z.data, bias.data, z.cols, z.ld, bias.stride});
     }
 
-    template <class T>
-    void sigmoid(MatrixRef<T> z) const {
-        T* p = dense(z);
-        detail::thrust_call("sigmoid", [&] { thrust::transform(queued(), p, p + z.size(), p, fn::sigmoid{}); });
-    }
-
-    // *cost += Σ softplus(z) - z[i, y_i], and z becomes σ(z) - onehot(y): one kernel, and one
-    // to add its per-block sums to *cost (device memory); nothing crosses the bus.
-    template <class T>
-    void output_delta(MatrixRef<T> z, const int* labels, double* cost) const {
-        namespace k = detail::cuda_kernels;
-        const std::size_t n = z.size();
+    // out[i] = f(in[i]...) for i < n, one or two inputs, as a Thrust transform over the shared
+    // functor (out may be one of the inputs).
+    template <class F, class T, class... In>
+    void map(F f, T* out, std::size_t n, const In*... in) const {
+        static_assert(sizeof...(In) == 1 || sizeof...(In) == 2, "Cuda::map takes one or two inputs");
         if (n == 0) return;
-        const int blocks = int(std::min<std::size_t>(k::reduce_blocks, (n + k::reduce_threads - 1) / k::reduce_threads));
-        double* partials = thrust::raw_pointer_cast(buffers_->partials.data());
-        k::output_delta<T><<<blocks, k::reduce_threads, 0, stream()>>>(z.data, labels, z.rows, z.cols, z.ld, partials);
-        detail::cuda_check(cudaGetLastError(), "output_delta (kernel launch)");
-        k::add_partials<<<1, k::reduce_threads, 0, stream()>>>(partials, blocks, cost);
-        detail::cuda_check(cudaGetLastError(), "output_delta (sum kernel launch)");
+        const auto inputs = std::make_tuple(in...);
+        detail::thrust_call("map", [&] {
+            const auto* first = std::get<0>(inputs);
+            if constexpr (sizeof...(In) == 1) thrust::transform(queued(), first, first + n, out, f);
+            else thrust::transform(queued(), first, first + n, std::get<1>(inputs), out, f);
+        });
     }
 
+    // *cost += Σ softplus(z) - z[i, y_i], and z becomes σ(z) - onehot(y): one kernel over the
+    // elements, and one to add its per-block sums to *cost (device memory); nothing crosses the bus.
     template <class T>
-    void times_sigmoid_grad(MatrixRef<T> d, MatrixRef<const T> a) const {
-        T* pd = dense(d);
-        const T* pa = dense(a);
-        detail::thrust_call("times_sigmoid_grad", [&] {
-            thrust::transform(queued(), pd, pd + d.size(), pa, pd, fn::times_sigmoid_grad{});
+    void sigmoid_output_delta(MatrixRef<T> z, const int* labels, double* cost) const {
+        output_kernel(z.size(), cost, "sigmoid_output_delta", [&](int blocks, double* partials) {
+            detail::cuda_kernels::sigmoid_output_delta<T><<<blocks, detail::cuda_kernels::reduce_threads, 0, stream()>>>(
+                z.data, labels, z.rows, z.cols, z.ld, partials);
+        });
+    }
+
+    // The same for a softmax output (Cpu::softmax_output_delta has the math): one thread per row.
+    template <class T>
+    void softmax_output_delta(MatrixRef<T> z, const int* labels, double* cost) const {
+        output_kernel(z.rows, cost, "softmax_output_delta", [&](int blocks, double* partials) {
+            detail::cuda_kernels::softmax_output_delta<T><<<blocks, detail::cuda_kernels::reduce_threads, 0, stream()>>>(
+                z.data, labels, z.rows, z.cols, z.ld, partials);
         });
     }
 
@@ -524,6 +556,21 @@ private:
         if (bytes == 0) return;
         detail::cuda_check(cudaMemcpyAsync(dst, src, bytes, kind, stream()), what);
         synchronize();
+    }
+
+    // Launches an output layer's kernel over n work items (launch(blocks, partials)), whose
+    // blocks leave their cost sums in partials, then adds those to *cost in a fixed order. The
+    // grid is fixed by n alone, so the cost is reproducible bit for bit.
+    template <class Launch>
+    void output_kernel(std::size_t n, double* cost, const char* what, Launch&& launch) const {
+        namespace k = detail::cuda_kernels;
+        if (n == 0) return;
+        const int blocks = int(std::min<std::size_t>(k::reduce_blocks, (n + k::reduce_threads - 1) / k::reduce_threads));
+        double* partials = thrust::raw_pointer_cast(buffers_->partials.data());
+        launch(blocks, partials);
+        detail::cuda_check(cudaGetLastError(), what);
+        k::add_partials<<<1, k::reduce_threads, 0, stream()>>>(partials, blocks, cost);
+        detail::cuda_check(cudaGetLastError(), what);
     }
 
     template <class F>

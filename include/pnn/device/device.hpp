@@ -15,11 +15,15 @@
 // The kernels, with shapes (B = rows of a block, n = units in, k = units out):
 //   gemm(ta, tb, α, A, B, β, C)       C = α op(A) op(B) + β C
 //   fill_rows(Z, b)                   every row of Z (B x k) = bias b (k, strided)
-//   sigmoid(Z)                        Z = σ(Z), in place
-//   output_delta(Z, y, c)             Z holds z of the output layer; afterwards σ(z) - onehot(y),
+//   map(f, out, n, in...)             out[i] = f(in[i]...), i < n, for a functor f of
+//                                     pnn/nn/functions.hpp and one or two inputs (out may be one):
+//                                     the hidden units and their derivatives (a = σ(z), δ ⊙ a(1-a), ...)
+//   sigmoid_output_delta(Z, y, c)     Z holds z of the output layer; afterwards σ(z) - onehot(y),
 //                                     and *c += Σ_i Σ_k softplus(z_ik) - z_{i,y_i}: c is one
 //                                     double in device memory, read when the caller wants it
-//   times_sigmoid_grad(D, A)          D = D ⊙ A ⊙ (1 - A)
+//   softmax_output_delta(Z, y, c)     the same for a softmax output: Z becomes softmax(z) -
+//                                     onehot(y), *c += Σ_i -log softmax(z_i)[y_i] (a row kernel:
+//                                     each row's maximum and sum of exponentials)
 //   add_column_sums(D, g)             g += Σ_rows D (the bias gradient; g strided)
 //   gather_rows(X, y, idx, Xb, yb)    Xb row r = X row idx[r], yb[r] = y[idx[r]]
 //   finish_gradient(g, mask, θ, ...)  g = g / m + (λ/m) mask θ           (whole buffer)
@@ -59,9 +63,10 @@ concept DeviceFor = requires(D d, typename D::template buffer<T>& buf,
     { d.block_rows(n, n) } -> std::convertible_to<std::size_t>;  // rows of n bytes, first weights of n bytes
     d.gemm(false, true, s, cm, cm, s, m);
     d.fill_rows(m, cv);
-    d.sigmoid(m);
-    d.output_delta(m, labels, c);
-    d.times_sigmoid_grad(m, cm);
+    d.map(fn::sigmoid{}, p, n, cp);
+    d.map(fn::times_sigmoid_grad{}, p, n, p, cp);
+    d.sigmoid_output_delta(m, labels, c);
+    d.softmax_output_delta(m, labels, c);
     d.add_column_sums(cm, v);
     d.gather_rows(cm, labels, idx, m, out);
     d.finish_gradient(p, cp, cp, n, s, s);

@@ -7,6 +7,7 @@
 
 #include "pnn/device/device.hpp"
 #include "pnn/nn/layout.hpp"
+#include "pnn/nn/units.hpp"
 #include "pnn/train/stages.hpp"
 #include "pnn/util/matrix_ref.hpp"
 
@@ -15,22 +16,26 @@ namespace pnn {
 // Shapes, for a block of B rows and layer l mapping n = sizes[l] units to k = sizes[l+1]:
 //   Theta_l = [b_l | W_l]               k x (1 + n), b_l the bias column
 //   z_l     = a_{l-1} W_l^T + 1 b_l^T   B x k        (a_{-1} = the input rows)
-//   a_l     = σ(z_l)
-// Cost and output delta (sigmoid units with cross-entropy, the seed's model):
-//   J       = Σ_i Σ_k softplus(z_ik) - z_{i,y_i}          (the sum; the Trainer divides by m)
-//   δ_L     = a_L - onehot(y)
+//   a_l     = f_l(z_l)                  hidden layers: f_l = σ, tanh or relu (pnn/nn/units.hpp)
+// Cost and output delta of the output layer L (the sums; the Trainer divides by m):
+//   sigmoid  J = Σ_i Σ_k softplus(z_ik) - z_{i,y_i}     (the seed's cross-entropy)
+//   softmax  J = Σ_i log Σ_k e^(z_ik) - z_{i,y_i}        (categorical cross-entropy)
+//   δ_L     = a_L - onehot(y)               (a_L = σ(z_L), or softmax(z_L) row by row)
 // Backward, layer by layer:
 //   ∂J/∂W_l += δ_l^T a_{l-1}            k x n
 //   ∂J/∂b_l += Σ_rows δ_l               k
-//   δ_{l-1}  = (δ_l W_l) ⊙ a_{l-1} ⊙ (1 - a_{l-1})
+//   δ_{l-1}  = (δ_l W_l) ⊙ f'_{l-1}(z_{l-1}), f' written through a_{l-1}: a(1-a), 1-a², [a > 0]
 // A block's input rows are read by the first forward product and again by the last gradient
 // product; with blocks sized to the cache (Device::block_rows) that is one pass over the data.
 template <class D, class T>
 class Backprop {
 public:
-    Backprop(D& device, const ThetaLayout& layout)
+    // hidden: one activation per hidden layer (layout.layers() - 1 of them).
+    Backprop(D& device, const ThetaLayout& layout, std::vector<Activation> hidden, Output output)
         : dev_(&device),
           layout_(layout),
+          hidden_(std::move(hidden)),
+          output_(output),
           block_(device.block_rows(layout.sizes().front() * sizeof(T), layout.rows(0) * layout.cols(0) * sizeof(T))) {
         std::size_t widest_hidden = 1;
         for (std::size_t l = 1; l < sizes().size(); ++l) {
@@ -96,8 +101,8 @@ public:
         std::size_t correct = 0;
         for (std::size_t lo = 0; lo < x.rows; lo += block_) {
             const std::size_t r = std::min(block_, x.rows - lo);
-            // σ is monotonic: the argmax of z is the argmax of a, so the last σ is skipped.
-            MatrixRef<const T> z = forward(theta, x.rows_from(lo, r), /*last_sigmoid=*/false);
+            // σ is monotonic and softmax keeps a row's order: the argmax of z is that of a.
+            MatrixRef<const T> z = forward(theta, x.rows_from(lo, r));
             int* pred = dev_->data(predicted_);
             dev_->argmax_rows(z, pred);
             if (out_host) dev_->copy_out(out_host + lo, pred, r);
@@ -118,16 +123,17 @@ private:
     static VectorRef<const T> bias(MatrixRef<const T> t) { return {t.data, t.rows, t.cols}; }
     MatrixRef<T> act(std::size_t l, std::size_t rows) { return {dev_->data(acts_[l]), rows, sizes()[l + 1]}; }
 
-    // z_l = a_{l-1} W_l^T + b_l, a_l = σ(z_l) for every layer; returns the last layer's values
-    // (z, or a when last_sigmoid).
-    MatrixRef<const T> forward(const T* theta, MatrixRef<const T> x, bool last_sigmoid) {
+    // z_l = a_{l-1} W_l^T + b_l for every layer, a_l = f_l(z_l) for the hidden ones; returns the
+    // output layer's z.
+    MatrixRef<const T> forward(const T* theta, MatrixRef<const T> x) {
         MatrixRef<const T> a = x;
-        for (std::size_t l = 0; l + 1 < sizes().size(); ++l) {
+        for (std::size_t l = 0; l < layout_.layers(); ++l) {
             const MatrixRef<const T> t = theta_of(theta, l);
             MatrixRef<T> z = act(l, x.rows);
             dev_->fill_rows(z, bias(t));
             dev_->gemm(false, true, T(1), a, weights(t), T(1), z);
-            if (l + 2 < sizes().size() || last_sigmoid) dev_->sigmoid(z);
+            if (l + 1 < layout_.layers())
+                with_units(hidden_[l], [&](auto units) { dev_->map(units.forward, z.data, z.size(), z.data); });
             a = z;
         }
         return a;
@@ -136,9 +142,10 @@ private:
     // Adds one block's cost to *cost (device memory) and its gradient to grad (when not null).
     void block(const T* theta, MatrixRef<const T> x, const int* y, T* grad, double* cost) {
         const std::size_t layers = sizes().size() - 1;
-        forward(theta, x, /*last_sigmoid=*/false);
+        forward(theta, x);
         MatrixRef<T> delta = act(layers - 1, x.rows);  // z_L, turned into δ_L in place
-        dev_->output_delta(delta, y, cost);
+        if (output_ == Output::softmax) dev_->softmax_output_delta(delta, y, cost);
+        else dev_->sigmoid_output_delta(delta, y, cost);
         lap(&StageTimes::forward);
         if (!grad) return;
 
@@ -151,7 +158,9 @@ private:
             if (l == 0) break;
             MatrixRef<T> next{dev_->data(deltas_[l % 2]), x.rows, sizes()[l]};
             dev_->gemm(false, false, T(1), MatrixRef<const T>(delta), weights(theta_of(theta, l)), T(0), next);
-            dev_->times_sigmoid_grad(next, a_prev);
+            with_units(hidden_[l - 1], [&](auto units) {
+                dev_->map(units.times_grad, next.data, next.size(), const_cast<const T*>(next.data), a_prev.data);
+            });
             delta = next;
         }
         lap(&StageTimes::backprop);
@@ -164,6 +173,8 @@ private:
     D* dev_;
     StageClock* clock_ = nullptr;
     ThetaLayout layout_;  // the layer sizes, and where each layer's Theta lies in the flat buffers
+    std::vector<Activation> hidden_;
+    Output output_;
     std::size_t block_;
     std::vector<typename D::template buffer<T>> acts_;  // a_l (z_l before σ), one per layer
     typename D::template buffer<T> deltas_[2];          // δ of hidden layers, alternating

@@ -1,5 +1,6 @@
-// defines: the elementwise math of training as small functors (sigmoid, its derivative, the
-// cross-entropy term, the gradient finish and the update), written once for every device.
+// defines: the elementwise math of training as small functors (the hidden units and their
+// derivatives, the cross-entropy terms, the gradient finish and the update), written once for
+// every device.
 //
 // Each functor has a generic call operator: the Cpu policy evaluates it on whole vectors
 // (pnn::simd::vec, at the CPU's level), the Cuda policy on scalars inside Thrust kernels
@@ -23,6 +24,16 @@ PNN_HD V positive_part(const V& z) {
     }
 }
 
+// x where a < b, else y, for scalars (a pnn::simd::vec has its own, found by ADL).
+template <class V>
+PNN_HD std::enable_if_t<std::is_arithmetic_v<V>, V> where_less(const V& a, const V& b, const V& x, const V& y) {
+    return a < b ? x : y;
+}
+
+// The hidden units' functors: a = f(z) for the forward pass, and times_*_grad(δ, a) = δ ⊙ f'(z)
+// for the backward one, f' written through the activation a = f(z) (which backprop keeps, where
+// z itself is overwritten).
+
 // a = 1 / (1 + e^-z)
 struct sigmoid {
     template <class V>
@@ -38,6 +49,48 @@ struct times_sigmoid_grad {
     template <class V>
     PNN_HD auto operator()(const V& d, const V& a) const -> decltype(d * a * (V(1) - a)) {
         return d * a * (V(1) - a);
+    }
+};
+
+// a = tanh(z) (std::tanh for scalars, pnn::simd's for vectors)
+struct hyperbolic_tangent {
+    template <class V>
+    PNN_HD auto operator()(const V& z) const -> decltype(z * z) {
+        using std::tanh;
+        return tanh(z);
+    }
+};
+
+// tanh'(z) = 1 - a²
+struct times_tanh_grad {
+    template <class V>
+    PNN_HD auto operator()(const V& d, const V& a) const -> decltype(d * a) {
+        return d * (V(1) - a * a);
+    }
+};
+
+// a = max(z, 0), NaN passed on (as PyTorch's relu): z where z is not below 0.
+struct rectifier {
+    template <class V>
+    PNN_HD auto operator()(const V& z) const -> decltype(z * z) {
+        return where_less(z, V(0), V(0), z);
+    }
+};
+
+// relu'(z) = 1 for z > 0, else 0 (relu'(0) = 0, as PyTorch); z > 0 exactly where a > 0.
+struct times_relu_grad {
+    template <class V>
+    PNN_HD auto operator()(const V& d, const V& a) const -> decltype(d * a) {
+        return where_less(V(0), a, d, V(0));
+    }
+};
+
+// e^z, for the softmax output's row kernels.
+struct exponential {
+    template <class V>
+    PNN_HD auto operator()(const V& z) const -> decltype(z * z) {
+        using std::exp;
+        return exp(z);
     }
 };
 

@@ -1,8 +1,9 @@
-// defines: exp and log1p for pnn::simd::vec, written once over the vector arithmetic, so that
-// every instruction-set level evaluates the shared functors (sigmoid, softplus) on whole vectors.
+// defines: exp, log1p and tanh for pnn::simd::vec, written once over the vector arithmetic, so that
+// every instruction-set level evaluates the shared functors (sigmoid, softplus, tanh) on whole
+// vectors.
 //
 // Accuracy: within a few ulp of the correctly rounded value (checked against std::exp and
-// std::log1p in core_test, at every level). exp(x) is +inf above the largest finite result and
+// std::log1p and std::tanh in core_test, at every level). exp(x) is +inf above the largest finite result and
 // 0 below the smallest subnormal one; log1p(x) is for x > -1 (softplus calls it on (0, 1]).
 #pragma once
 #include <array>
@@ -67,6 +68,22 @@ constexpr auto atanh_series() {
     for (std::size_t k = 0; k < c.size(); ++k) c[k] = T(2) / T(2 * k + 1);
     return c;
 }
+// tanh's Taylor coefficients a_n of x^(2n+1), n = 0..: from tanh' = 1 - tanh²,
+// (2n + 1) a_n = [n = 0] - Σ_{i+j=n-1} a_i a_j (a_0 = 1, a_1 = -1/3, a_2 = 2/15, ...). For
+// |x| < 1/2 the terms fall below a quarter ulp by n = 17 (double) or 8 (float).
+template <class T>
+constexpr auto tanh_series() {
+    constexpr std::size_t terms = sizeof(T) == 8 ? 17 : 8;
+    std::array<double, terms> a{};
+    for (std::size_t n = 0; n < terms; ++n) {
+        double s = n == 0 ? 1.0 : 0.0;
+        for (std::size_t i = 0; i + 1 <= n; ++i) s -= a[i] * a[n - 1 - i];
+        a[n] = s / double(2 * n + 1);
+    }
+    std::array<T, terms> c{};
+    for (std::size_t n = 0; n < terms; ++n) c[n] = T(a[n]);
+    return c;
+}
 }  // namespace detail
 
 // e^x = 2^n e^r with n = round(x log2 e), r = x - n ln2 (ln2 in two parts, so r is exact).
@@ -121,6 +138,23 @@ PNN_SIMD_KERNEL vec<T, B> log1p(const vec<T, B>& x) {
     // AVX2 lacks for 64-bit lanes)
     const native ef = V::from_bits(e + V(C::round_magic).get_bits()).get() - C::round_magic;
     return V::from(ef * C::ln2_hi + (log_m + (ef * C::ln2_lo + correction)));
+}
+
+// tanh(x) = sign(x) t(|x|): for |x| >= 1/2, t = (1 - e) / (1 + e) with e = e^(-2|x|) <= e^-1,
+// where 1 - e >= 0.63 loses nothing to cancellation and nothing overflows (e -> 0: t = 1); below
+// 1/2, where 1 - e would cancel, the Taylor series x Σ a_n x^(2n). Both are evaluated, one kept.
+template <class T, std::size_t B>
+PNN_SIMD_KERNEL vec<T, B> tanh(const vec<T, B>& x) {
+    using V = vec<T, B>;
+    using native = typename V::native;
+    const V ax = abs(x);
+    const native e = exp(ax * V(T(-2))).get();
+    const native far = (T(1) - e) / (T(1) + e);
+    static constexpr auto series = detail::tanh_series<T>();
+    const native near = (detail::horner(ax * ax, series) * ax).get();
+    const native t = ax.get() < T(0.5) ? near : far;  // NaN: far, which is NaN
+    // the sign of x on t >= 0
+    return V::from_bits(V::from(t).get_bits() | (x.get_bits() & ~std::numeric_limits<typename V::lane_int>::max()));
 }
 
 }  // namespace pnn::simd

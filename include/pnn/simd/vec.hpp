@@ -113,6 +113,11 @@ struct vec {
 
     // max(a, b) lane by lane (b where a is NaN, as std::max(b, a) would not: only used with b = 0)
     friend PNN_SIMD_INLINE vec max(const vec& a, const vec& b) { return vec(a.get() > b.get() ? a.get() : b.get()); }
+    // x where a < b, else y, lane by lane (a comparison with NaN is false: y). ReLU's forward
+    // and backward step (pnn/nn/functions.hpp) are written with it.
+    friend PNN_SIMD_INLINE vec where_less(const vec& a, const vec& b, const vec& x, const vec& y) {
+        return vec(a.get() < b.get() ? x.get() : y.get());
+    }
     friend PNN_SIMD_INLINE vec abs(const vec& a) { return from_bits(a.get_bits() & std::numeric_limits<lane_int>::max()); }
     // The lanes' sum in double, in lane order (a fixed order: the same bits on every run).
     friend PNN_SIMD_INLINE double sum_lanes(const vec& a) {

@@ -28,12 +28,15 @@
 
 namespace pnn {
 
-// What the Trainer needs of a net: its layer sizes and one flat parameter buffer laid out as
-// consecutive Theta matrices (pnn::Mlp).
+// What the Trainer needs of a net: its layer sizes, its units and one flat parameter buffer laid
+// out as consecutive Theta matrices (pnn::Mlp).
 template <class N>
 concept Network = requires(N net, const N cnet) {
     typename N::value_type;
     { cnet.sizes() } -> std::convertible_to<std::vector<std::size_t>>;
+    { cnet.layout() } -> std::convertible_to<ThetaLayout>;
+    { cnet.activations() } -> std::convertible_to<std::vector<Activation>>;
+    { cnet.output() } -> std::same_as<Output>;
     { cnet.parameter_count() } -> std::convertible_to<std::size_t>;
     { net.parameters() } -> std::same_as<typename N::value_type*>;
     { cnet.theta(0) } -> std::same_as<xt::xtensor<typename N::value_type, 2>>;
@@ -46,9 +49,9 @@ public:
 
     // The weights of rank 0 are broadcast, so every rank starts from the same net.
     explicit Trainer(Net net, C comm = C{}, D device = D{})
-        : net_(std::move(net)), comm_(std::move(comm)), dev_(std::move(device)), bp_(dev_, net_.layout()) {
+        : net_(std::move(net)), comm_(std::move(comm)), dev_(std::move(device)), bp_(dev_, net_.layout(), net_.activations(), net_.output()) {
         const std::size_t p = net_.parameter_count();
-        comm_.agree(shape_hash(), "the net's layer sizes and element type");
+        comm_.agree(shape_hash(), "the net's layer sizes, units and element type");
         comm_.broadcast(net_.parameters(), p);
         theta_ = dev_.template make_buffer<T>(p);
         grad_ = dev_.template make_buffer<T>(p + 1);  // + the spare element reduce_gradient may use
@@ -482,11 +485,12 @@ private:
         return sum;
     }
 
-    // Identifies the net's shape and element type, for checking that all ranks agree on it.
+    // Identifies the net's shape, units and element type, for checking that all ranks agree on it.
     std::uint64_t shape_hash() const {
         std::uint64_t h = detail::splitmix64(sizeof(T));
         for (std::size_t units : net_.sizes()) h = detail::splitmix64(h ^ units);
-        return h;
+        for (Activation a : net_.activations()) h = detail::splitmix64(h ^ (0x100 + std::size_t(a)));
+        return detail::splitmix64(h ^ (0x200 + std::size_t(net_.output())));
     }
 
     void sync_net() { dev_.copy_out(net_.parameters(), dev_.data(theta_), net_.parameter_count()); }
