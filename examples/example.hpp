@@ -3,6 +3,7 @@
 #pragma once
 #include <CLI/CLI.hpp>
 #include <csignal>
+#include <signal.h>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -19,6 +20,8 @@ struct Options {
     std::size_t train_samples = 5000;
     std::size_t test_samples = 0;
     std::vector<std::size_t> hidden{25};
+    std::vector<std::string> activations{"sigmoid"};  // one, or one per hidden layer
+    std::string output = "sigmoid";
     pnn::Sgd sgd;
     std::uint64_t weight_seed = 1;
     std::string precision = "double";
@@ -75,6 +78,12 @@ inline void add_options(CLI::App& app, Options& o) {
         ->capture_default_str()
         ->check(count);
     app.add_option("--hidden", o.hidden, "hidden layer sizes, e.g. --hidden 256 128")->capture_default_str()->check(count);
+    app.add_option("--activation", o.activations, "hidden units: sigmoid, tanh or relu; one for every hidden layer, or one per layer")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"sigmoid", "tanh", "relu"}));
+    app.add_option("--output", o.output, "output layer: sigmoid (the seed's cost) or softmax (categorical cross-entropy)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"sigmoid", "softmax"}));
     app.add_option("--learning-rate", o.sgd.learning_rate, "learning rate η")->capture_default_str()->check(positive);
     app.add_option("--iterations", o.sgd.iterations, "number of updates")->capture_default_str()->check(count);
     app.add_option("--batch-size", o.sgd.batch_size, "samples per update (0 = full batch)")
@@ -118,16 +127,29 @@ inline void add_options(CLI::App& app, Options& o) {
 }
 
 // Parses; returns -1 to go on, else the exit status (0 after --help, 2 after a usage error).
-inline int parse(CLI::App& app, int argc, char** argv, const char* program, bool speak) {
+inline int parse(CLI::App& app, const Options& o, int argc, char** argv, const char* program, bool speak) {
+    auto usage = [&](const std::string& what) {
+        if (speak) std::fprintf(stderr, "%s: %s\nRun with --help for usage.\n", program, what.c_str());
+        return 2;
+    };
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
         return speak ? app.exit(e) : 0;
     } catch (const CLI::ParseError& e) {
-        if (speak) std::fprintf(stderr, "%s: %s\nRun with --help for usage.\n", program, e.what());
-        return 2;
+        return usage(e.what());
     }
+    if (o.activations.size() != 1 && o.activations.size() != o.hidden.size())
+        return usage("--activation: expected 1 activation (for every hidden layer) or " + std::to_string(o.hidden.size()) +
+                     " (one per --hidden layer), found " + std::to_string(o.activations.size()));
     return -1;
+}
+
+// The units --activation and --output name.
+inline std::vector<pnn::Activation> activations_of(const Options& o) {
+    std::vector<pnn::Activation> units;
+    for (const std::string& name : o.activations) units.push_back(pnn::activation_named(name, "--activation"));
+    return units;
 }
 
 // The IDX files of one split ("train" or "t10k") under the data folder.
@@ -158,7 +180,7 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
                                                            : train_set.features()};
         sizes.insert(sizes.end(), o.hidden.begin(), o.hidden.end());
         sizes.push_back(10);
-        return pnn::Mlp<T>(sizes, o.weight_seed);
+        return pnn::Mlp<T>(sizes, o.weight_seed, activations_of(o), pnn::output_named(o.output, "--output"));
     }();
     const std::vector<std::size_t> sizes = net.sizes();
     pnn::Trainer<pnn::Mlp<T>, D, C> trainer(std::move(net), comm, std::move(device));
@@ -174,8 +196,17 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
                         static_cast<unsigned long long>(sgd.seed));
     }
     if (!o.checkpoint.empty()) {  // Ctrl-C or a job's end: finish the update, save, stop
-        std::signal(SIGINT, note_stop_signal);
-        std::signal(SIGTERM, note_stop_signal);
+        // Without SA_RESTART: a write to stdout blocked on a full pipe returns (EINTR) when the
+        // signal comes. mpirun stops reading the ranks' output once it is signalled, and rank 0,
+        // printing progress, then blocked forever while the other ranks waited for it in the
+        // next sum: no checkpoint, until mpirun's SIGKILL (seen with --print-every 10 at 10,000
+        // updates a second).
+        struct sigaction on_stop{};
+        on_stop.sa_handler = note_stop_signal;
+        sigemptyset(&on_stop.sa_mask);
+        on_stop.sa_flags = 0;
+        sigaction(SIGINT, &on_stop, nullptr);
+        sigaction(SIGTERM, &on_stop, nullptr);
     }
 
     std::size_t train_total = train_set.size(), test_total = test_set.size();
@@ -184,9 +215,12 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
     std::string shape;
     for (std::size_t s : sizes) shape += (shape.empty() ? "" : "-") + std::to_string(s);
     const std::string batch = sgd.batch_size ? "batch size " + std::to_string(sgd.batch_size) : "full batch";
+    std::string units;
+    for (pnn::Activation a : trainer.net().activations()) units += (units.empty() ? "" : "-") + std::string(pnn::name_of(a));
+    units = (units.empty() ? "" : units + " hidden units, ") + std::string(pnn::name_of(trainer.net().output())) + " output";
     if (speak)
-        std::printf("net %s (%s), %zu training and %zu test samples, %s, learning rate %g, %zu iterations%s\n",
-                    shape.c_str(), o.precision.c_str(), train_total, test_total, batch.c_str(), sgd.learning_rate,
+        std::printf("net %s (%s, %s), %zu training and %zu test samples, %s, learning rate %g, %zu iterations%s\n",
+                    shape.c_str(), units.c_str(), o.precision.c_str(), train_total, test_total, batch.c_str(), sgd.learning_rate,
                     sgd.iterations, comm.size() > 1 ? (", " + std::to_string(comm.size()) + " ranks").c_str() : "");
 
     if (!o.weights_file.empty()) {  // the seed's course first evaluates the given weights
@@ -206,7 +240,7 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
         seconds.push_back(std::chrono::duration<double>(now - last).count());
         last = now;
         done = i;
-        if (speak && o.print_every && (i % o.print_every == 0 || i == sgd.iterations))
+        if (speak && o.print_every && (i % o.print_every == 0 || i == sgd.iterations) && stop_signal == 0)
             progress.print("iteration %zu, cost %.6f\n", i, cost);
         progress.update(i, cost);
         if (o.checkpoint.empty()) return true;

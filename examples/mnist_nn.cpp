@@ -36,14 +36,14 @@ int run(const example::Options& o) {
 
 int main(int argc, char** argv) {
     example::Options o;
-    CLI::App app{"Train the seed's sigmoid network on Fashion-MNIST (or MNIST) IDX files."};
+    CLI::App app{"Train a network (the seed's sigmoid net by default; --activation, --output) on Fashion-MNIST (or MNIST) IDX files."};
     example::add_options(app, o);
     app.add_option("--data", o.data_file, "a MATLAB .mat dataset (variables X and y) instead of the IDX files")
         ->check(CLI::ExistingFile);
     app.add_option("--weights", o.weights_file, "a MATLAB .mat net (Theta1, Theta2, ...) to evaluate and start from")
         ->check(CLI::ExistingFile);
     app.add_flag("--zero-based-labels", o.zero_based, ".mat labels are the classes themselves (not the seed's 1..10)");
-    if (const int status = example::parse(app, argc, argv, "mnist_nn", true); status >= 0) return status;
+    if (const int status = example::parse(app, o, argc, argv, "mnist_nn", true); status >= 0) return status;
     // A .mat dataset is used whole unless --train-samples says otherwise.
     if (!o.data_file.empty() && app.count("--train-samples") == 0) o.train_samples = 0;
     try {

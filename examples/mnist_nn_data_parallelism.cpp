@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
     example::Options o;
     std::string reduction = "allreduce";
     double watchdog = 300;
-    CLI::App app{"Train the seed's sigmoid network on Fashion-MNIST across MPI ranks (run under mpirun or srun)."};
+    CLI::App app{"Train a network (the seed's sigmoid net by default) on Fashion-MNIST across MPI ranks (run under mpirun or srun)."};
     example::add_options(app, o);
     app.add_option("--reduction", reduction, "allreduce, or gather-bcast (the seed's reduce + broadcast)")
         ->capture_default_str()
@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
                    "seconds one collective call may wait for a silent peer before the job is ended (0 = forever)")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
-    if (const int status = example::parse(app, argc, argv, "mnist_nn_data_parallelism", rank == 0); status >= 0)
+    if (const int status = example::parse(app, o, argc, argv, "mnist_nn_data_parallelism", rank == 0); status >= 0)
         return status;
     try {
         pnn::Cpu::set_threads(o.threads);

@@ -1,5 +1,6 @@
 // Tests of pnn::Cuda against pnn::Cpu (the independent reference): cost, gradient, trained
-// weights and predictions for nets of depth 2 to 4 in float and double; outputs poisoned before
+// weights and predictions for nets of depth 2 to 4 in float and double, every hidden unit and
+// output; outputs poisoned before
 // each kernel must be fully overwritten; the fused cost kernel and the CUDA-graph step agree with
 // the plain ones; CUDA failures must be pnn::error naming the call.
 // Where there is no CUDA device it prints "skipped: no CUDA device" and exits 77 (skipped).
@@ -18,12 +19,14 @@ namespace {
 pnn::Sgd settings(std::size_t batch) { return test::sgd_settings(batch, 25, 5); }
 
 template <class T>
-void agrees_with_cpu() {
+void agrees_with_cpu(pnn::Activation activation, pnn::Output output) {
+    CAPTURE(pnn::name_of(activation));
+    CAPTURE(pnn::name_of(output));
     const auto data = test::blobs<T>(700, 12, 4, 11);
     for (const std::vector<std::size_t>& sizes : {std::vector<std::size_t>{12, 8, 4}, std::vector<std::size_t>{12, 10, 6, 4},
                                                   std::vector<std::size_t>{12, 10, 8, 6, 4}}) {
         CAPTURE(sizes.size() - 1);
-        const pnn::Mlp<T> net(sizes, 3);
+        const pnn::Mlp<T> net(sizes, 3, activation, output);
         pnn::Trainer<pnn::Mlp<T>, pnn::Cpu> cpu(net);
         pnn::Trainer<pnn::Mlp<T>, pnn::Cuda> gpu(net, pnn::Local{}, pnn::Cuda{});
         CHECK(gpu.cost(data, 0.1) == doctest::Approx(cpu.cost(data, 0.1)).epsilon(test::tolerance<T>));
@@ -56,9 +59,11 @@ std::vector<T> host(const thrust::device_vector<T>& v) {
 
 }  // namespace
 
-TEST_CASE("Cuda and Cpu agree on cost, gradient, training and predictions, depths 2 to 4") {
-    SUBCASE("float") { agrees_with_cpu<float>(); }
-    SUBCASE("double") { agrees_with_cpu<double>(); }
+TEST_CASE("Cuda and Cpu agree on cost, gradient, training and predictions, depths 2 to 4, every unit and output") {
+    for (const auto& [activation, output] : test::every_unit_kind()) {
+        agrees_with_cpu<float>(activation, output);
+        agrees_with_cpu<double>(activation, output);
+    }
 }
 
 TEST_CASE("every kernel overwrites its whole output, whatever was there") {
@@ -114,11 +119,13 @@ TEST_CASE("every kernel overwrites its whole output, whatever was there") {
     }
 }
 
-TEST_CASE("output_delta: cost and delta as Cpu computes them, the cost reproducible bit for bit") {
+TEST_CASE("the output kernels: cost and delta as Cpu computes them, the cost reproducible bit for bit") {
     using T = double;
     pnn::Cuda gpu;
     pnn::Cpu cpu;
+    for (const pnn::Output output : {pnn::Output::sigmoid, pnn::Output::softmax})
     for (std::size_t m : {std::size_t(1), std::size_t(37), std::size_t(40000)}) {  // 40000 x 10: more than one pass of the grid
+        CAPTURE(pnn::name_of(output));
         CAPTURE(m);
         const std::size_t k = 10;
         std::vector<T> z(m * k);
@@ -130,12 +137,15 @@ TEST_CASE("output_delta: cost and delta as Cpu computes them, the cost reproduci
         for (double& cost : costs) {
             thrust::device_vector<T> dz(z.begin(), z.end());
             thrust::device_vector<double> dc(1, 0.5);  // the sum is added to what is there
-            gpu.output_delta(pnn::MatrixRef<T>{thrust::raw_pointer_cast(dz.data()), m, k}, thrust::raw_pointer_cast(dl.data()),
-                             thrust::raw_pointer_cast(dc.data()));
+            const pnn::MatrixRef<T> gz{thrust::raw_pointer_cast(dz.data()), m, k};
+            if (output == pnn::Output::softmax) gpu.softmax_output_delta(gz, thrust::raw_pointer_cast(dl.data()), thrust::raw_pointer_cast(dc.data()));
+            else gpu.sigmoid_output_delta(gz, thrust::raw_pointer_cast(dl.data()), thrust::raw_pointer_cast(dc.data()));
             cost = host(dc)[0];
             std::vector<T> ref = z;
             double ref_cost = 0.5;
-            cpu.output_delta(pnn::MatrixRef<T>{ref.data(), m, k}, labels.data(), &ref_cost);
+            const pnn::MatrixRef<T> cz{ref.data(), m, k};
+            if (output == pnn::Output::softmax) cpu.softmax_output_delta(cz, labels.data(), &ref_cost);
+            else cpu.sigmoid_output_delta(cz, labels.data(), &ref_cost);
             CHECK(cost == doctest::Approx(ref_cost).epsilon(1e-12));
             CHECK(test::relative_difference(host(dz).data(), ref.data(), ref.size()) <= 1e-13);
         }

@@ -371,13 +371,17 @@ TEST_CASE("checkpoint: a save leaves one file and no temporary one; the format's
     CHECK(names == std::vector<std::string>{"a.ckpt"});
     std::ifstream f(dir / "a.ckpt", std::ios::binary);
     const Bytes b((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    const std::size_t p = 3 * 6 + 2 * 4, header = 4 + 4 + 3 * 8 + 8 + 8 + 3 * 8 + 8 + 8;
+    const std::size_t p = 3 * 6 + 2 * 4, header = 4 + 4 + 3 * 8 + 2 + 8 + 8 + 4 + 3 * 8 + 8 + 8 + 4;
     REQUIRE(b.size() == 16 + header + 2 * p * 4 + 4);
     CHECK(std::string(b.begin(), b.begin() + 7) == "PNNCKPT");
-    CHECK(b[8] == 1);    // version, little-endian
+    CHECK(b[8] == 2);    // version, little-endian
     CHECK(b[16] == 4);   // element bytes: float
     CHECK(b[20] == 3);   // three layer sizes
     CHECK(b[24] == 5);   // the first of them
+    CHECK(b[48] == 0);   // the hidden layer's units: sigmoid
+    CHECK(b[49] == 0);   // the output: sigmoid
+    CHECK(b[66] == 0);   // the optimizer: Sgd
+    CHECK(b[16 + header - 4] == 1);  // one state array, the momentum buffer
     const std::uint32_t crc = std::uint32_t(b[b.size() - 4]) | std::uint32_t(b[b.size() - 3]) << 8 |
                               std::uint32_t(b[b.size() - 2]) << 16 | std::uint32_t(b[b.size() - 1]) << 24;
     CHECK(crc == std::uint32_t(crc32(0, b.data(), uInt(b.size() - 4))));
@@ -407,7 +411,10 @@ TEST_CASE("checkpoint: bad files and mismatched trainers raise pnn::error naming
         {variant("short.ckpt", [](Bytes& b) { b.resize(14); }), "shorter than its fixed header"},
         {variant("truncated.ckpt", [](Bytes& b) { b.resize(b.size() / 2); }), "checksum mismatch"},
         {variant("flipped.ckpt", [](Bytes& b) { b[b.size() / 2] ^= 0x10; }), "checksum mismatch"},
-        {variant("newer.ckpt", [&](Bytes& b) { b[8] = 2; fix_crc(b); }), "version 1, found version 2 (written by a newer pnn)"},
+        {variant("newer.ckpt", [&](Bytes& b) { b[8] = 3; fix_crc(b); }), "version 1 or 2, found version 3 (written by a newer pnn)"},
+        {variant("units.ckpt", [&](Bytes& b) { b[48] = 7; fix_crc(b); }), "activation 0 (sigmoid), 1 (tanh) or 2 (relu), found 7"},
+        {variant("output.ckpt", [&](Bytes& b) { b[49] = 2; fix_crc(b); }), "the output 0 (sigmoid) or 1 (softmax), found 2"},
+        {variant("optimizer.ckpt", [&](Bytes& b) { b[66] = 9; fix_crc(b); }), "expected the optimizer 0 (Sgd), found 9"},
         {variant("element.ckpt", [&](Bytes& b) { b[16] = 3; fix_crc(b); }), "element size of 4 (float) or 8 (double), found 3"},
         {variant("count.ckpt", [&](Bytes& b) { b[20] = 1; fix_crc(b); }), "expected 2 to 4096 layer sizes, found 1"},
         {variant("sizes.ckpt", [&](Bytes& b) { b[24] = 7; fix_crc(b); }), "parameters, but it says"},
@@ -433,6 +440,33 @@ TEST_CASE("checkpoint: bad files and mismatched trainers raise pnn::error naming
     pnn::Trainer<pnn::Mlp<double>> other(pnn::Mlp<double>({6, 5, 3}, 1));
     msg = test::error_of([&] { other.load_checkpoint(good); });
     CHECK(msg.find("a checkpoint of a 6-4-3 net, but this trainer's net is 6-5-3") != std::string::npos);
+    // Nor into a net of other units, the trainer untouched.
+    for (const auto& [activation, output] : test::every_unit_kind()) {
+        if (activation == pnn::Activation::sigmoid && output == pnn::Output::sigmoid) continue;
+        pnn::Trainer<pnn::Mlp<double>> units(pnn::Mlp<double>({6, 4, 3}, 1, activation, output));
+        const auto mine = params(units.net());
+        msg = test::error_of([&] { units.load_checkpoint(good); });
+        CHECK(msg.find(good + ": a checkpoint of a net with sigmoid hidden units and a sigmoid output, but this trainer's net has " +
+                       std::string(pnn::name_of(activation)) + " hidden units and a " + std::string(pnn::name_of(output)) +
+                       " output") != std::string::npos);
+        CHECK(params(units.net()) == mine);
+    }
+    // A version-1 file (the seed's model; no units, optimizer kind or state count) still loads.
+    {
+        Bytes v1(bytes.begin(), bytes.begin() + 48);                        // magic .. sizes
+        v1.insert(v1.end(), bytes.begin() + 50, bytes.begin() + 66);       // step, parameter count
+        v1.insert(v1.end(), bytes.begin() + 70, bytes.begin() + 110);      // Sgd's settings
+        v1.insert(v1.end(), bytes.begin() + 114, bytes.end());             // the arrays, the CRC
+        v1[8] = 1;
+        v1[12] = 88;  // the header's length in version 1
+        fix_crc(v1);
+        const std::string old_file = write("version1.ckpt", v1);
+        pnn::Trainer<pnn::Mlp<double>> reader(pnn::Mlp<double>({6, 4, 3}, 9));
+        CHECK(test::error_of([&] { reader.load_checkpoint(old_file); }) == "");
+        CHECK(reader.net() == source.net());
+        pnn::Trainer<pnn::Mlp<double>> relu(pnn::Mlp<double>({6, 4, 3}, 9, pnn::Activation::relu));
+        CHECK(test::error_of([&] { relu.load_checkpoint(old_file); }).find("sigmoid hidden units") != std::string::npos);
+    }
     // A folder that cannot take the file: the old checkpoint stays, no temporary is left.
     msg = test::error_of([&] { t.save_checkpoint(scratch / "no-such-folder/x.ckpt"); });
     CHECK(msg.find("no-such-folder/x.ckpt: cannot create a temporary file beside it") != std::string::npos);
@@ -608,6 +642,12 @@ TEST_CASE("bad input, counted: every malformed input and argument in one table r
         {"mnist_nn --resume without --checkpoint", [&] { return command_line("mnist_nn", "--resume"); }, "status 2: mnist_nn: --resume requires --checkpoint"},
         {"mnist_nn --checkpoint-every without --checkpoint", [&] { return command_line("mnist_nn", "--checkpoint-every 5"); }, "status 2: mnist_nn: --checkpoint-every requires --checkpoint"},
         {"mnist_nn --batch-size abc", [&] { return command_line("mnist_nn", "--batch-size abc"); }, "status 2: mnist_nn: --batch-size: expected a whole number >= 0, found 'abc'"},
+        {"mnist_nn --activation gelu", [&] { return command_line("mnist_nn", "--activation gelu"); }, "status 2: mnist_nn: --activation: gelu not in {sigmoid,tanh,relu}"},
+        {"mnist_nn --output linear", [&] { return command_line("mnist_nn", "--output linear"); }, "status 2: mnist_nn: --output: linear not in {sigmoid,softmax}"},
+        {"mnist_nn --activation for 2 of 3 hidden layers", [&] { return command_line("mnist_nn", "--hidden 8 8 8 --activation relu tanh"); }, "status 2: mnist_nn: --activation: expected 1 activation (for every hidden layer) or 3 (one per --hidden layer), found 2"},
+        {"checkpoint: other units", [&] { return test::error_of([&] { pnn::Trainer<pnn::Mlp<double>>(pnn::Mlp<double>({6, 4, 3}, 1, pnn::Activation::relu, pnn::Output::softmax)).load_checkpoint(ckpt); }); }, "b_good.ckpt: a checkpoint of a net with sigmoid hidden units and a sigmoid output, but this trainer's net has relu hidden units and a softmax output"},
+        {"Mlp: activations for 3 of 2 hidden layers", [&] { return test::error_of([&] { pnn::Mlp<double>({6, 4, 4, 3}, 1, {pnn::Activation::relu, pnn::Activation::relu, pnn::Activation::relu}); }); }, "Mlp activations: expected 1 activation (for every hidden layer) or 2 (one per hidden layer), found 3"},
+        {"Mlp: softmax over 1 output", [&] { return test::error_of([&] { pnn::Mlp<double>({6, 1}, 1, pnn::Activation::relu, pnn::Output::softmax); }); }, "Mlp output: softmax expects at least 2 output units, found 1"},
         {"mnist_nn_data_parallelism --reduction scatter", [&] { return command_line("mnist_nn_data_parallelism", "--reduction scatter"); }, "status 2: mnist_nn_data_parallelism: --reduction"},
         // the environment: an unknown CPU kernel level, refused before any work (status 1)
         {"PNN_CPU=sse9 mnist_nn", [&] { return command_line("mnist_nn", "--iterations 1 --train-samples 100", "PNN_CPU=sse9"); }, "status 1: mnist_nn: pnn: PNN_CPU: expected generic, avx2 or avx512, found 'sse9' (this CPU has generic"},

@@ -111,6 +111,42 @@ TEST_CASE("reproducible mode: bit-for-bit the same weights as Local, on any numb
     }
 }
 
+TEST_CASE("every hidden unit and output: Mpi trains Local's model, and bit for bit in the reproducible mode") {
+    for (const auto& [activation, output] : test::every_unit_kind()) {
+        if (activation == pnn::Activation::sigmoid && output == pnn::Output::sigmoid) continue;  // the cases above
+        CAPTURE(pnn::name_of(activation));
+        CAPTURE(pnn::name_of(output));
+        const pnn::Mlp<double> net({12, 10, 6, 4}, 3, activation, output);
+        for (std::size_t batch : {std::size_t(0), std::size_t(128)}) {
+            CAPTURE(batch);
+            pnn::Sgd opt = settings(batch);
+            opt.learning_rate = 0.1;
+            Trainer<pnn::Local> local(net);
+            const auto local_history = local.fit(data, opt);
+            Mpi comm(MPI_COMM_WORLD, Mpi::Options{pnn::Reduction::allreduce, pnn::Placement::sharded});
+            Trainer<Mpi> mpi(net, comm);
+            const auto history = mpi.fit(as_passed(pnn::Placement::sharded, "own rows", comm), opt);
+            CHECK(mpi.net().activations() == net.activations());
+            CHECK(test::relative_difference(mpi.net(), local.net()) <= 1e-12);
+            REQUIRE(history.size() == local_history.size());
+            for (std::size_t i = 0; i < history.size(); ++i) CHECK(history[i] == doctest::Approx(local_history[i]).epsilon(1e-12));
+
+            Trainer<pnn::Local> local_blocks(net, pnn::Local{64});
+            const auto block_history = local_blocks.fit(data, opt);
+            Mpi reproducible(MPI_COMM_WORLD, Mpi::Options{pnn::Reduction::allreduce, pnn::Placement::automatic, 64});
+            Trainer<Mpi> exact(net, reproducible);
+            CHECK(exact.fit(data, opt) == block_history);
+            CHECK(exact.net() == local_blocks.net());
+        }
+    }
+    // ranks whose nets differ only in their units are refused on every rank
+    if (world_size() > 1) {
+        const auto units = world_rank() == 1 ? pnn::Activation::relu : pnn::Activation::tanh;
+        const std::string msg = test::error_of([&] { Trainer<Mpi> t(pnn::Mlp<double>({12, 10, 4}, 1, units), Mpi{}); });
+        CHECK(msg.find("ranks disagree on the net's layer sizes, units and element type") != std::string::npos);
+    }
+}
+
 TEST_CASE("float nets: Mpi's costs and weights are Local's up to float rounding") {
     // float gradients take the cost in a separate sum (it cannot travel in a float slot)
     const auto data32 = test::blobs<float>(1001, 12, 4, 7);

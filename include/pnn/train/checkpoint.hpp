@@ -3,26 +3,33 @@
 // a read that checks everything before anyone uses what it read. The Trainer's
 // save_checkpoint / load_checkpoint use these.
 //
-// The format, version 1. Every integer and float is little-endian, as written by an x86-64 or
+// The format, version 2. Every integer and float is little-endian, as written by an x86-64 or
 // AArch64 host (a big-endian host refuses to read or write one):
 //
 //   offset  size  field
 //   0       8     magic "PNNCKPT\0"
-//   8       4     u32 version (1)
+//   8       4     u32 version (2)
 //   12      4     u32 header bytes H (what follows, up to the payload)
 //   16      H     header:
 //                   u32 element bytes (4 float, 8 double)
 //                   u32 layer count L (sizes of the net: L numbers)
 //                   u64 sizes[L]
+//                   u8  units[L - 1]     each hidden layer's activation (0 sigmoid, 1 tanh,
+//                                        2 relu), then the output (0 sigmoid, 1 softmax)
 //                   u64 step                (updates applied so far)
 //                   u64 parameter count P   (must match the sizes)
-//                   f64 learning rate, f64 momentum, f64 lambda,
-//                   u64 batch size, u64 shuffle seed   (the last fit's settings; the shuffle
+//                   u32 optimizer (0 = Sgd), then its settings; for Sgd:
+//                     f64 learning rate, f64 momentum, f64 lambda,
+//                     u64 batch size, u64 shuffle seed   (the last fit's settings; the shuffle
 //                                          position is the step: the order of an epoch is drawn
 //                                          from (seed, epoch))
+//                   u32 state arrays S   (Sgd: 1, the momentum buffer)
 //   16+H    P*e   the weights, Θ of each layer in turn, row-major (pnn::Mlp's layout)
-//           P*e   the momentum buffer, same layout
+//           S*P*e the optimizer's state arrays, same layout each
 //   end-4   4     u32 CRC-32 (zlib's) of every byte before it
+//
+// Version 1 (still read) lacks the units (a version-1 file is the seed's sigmoid model), the
+// optimizer's kind and S: its settings are Sgd's, and the momentum buffer follows the weights.
 #pragma once
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -39,6 +46,7 @@
 
 #include "pnn/error.hpp"
 #include "pnn/nn/layout.hpp"
+#include "pnn/nn/units.hpp"
 #include "pnn/train/sgd.hpp"
 
 namespace pnn {
@@ -51,6 +59,8 @@ namespace pnn {
 struct CheckpointHeader {
     std::uint32_t element_bytes = 0;
     std::vector<std::size_t> sizes;
+    std::vector<Activation> activations;  // one per hidden layer
+    Output output = Output::sigmoid;
     std::uint64_t step = 0;
     Sgd settings;  // the last fit's (iterations not stored)
 };
@@ -67,7 +77,8 @@ struct CheckpointView {
 namespace checkpoint {
 
 inline constexpr char magic[8] = {'P', 'N', 'N', 'C', 'K', 'P', 'T', '\0'};
-inline constexpr std::uint32_t version = 1;
+inline constexpr std::uint32_t version = 2;
+inline constexpr std::uint32_t sgd_optimizer = 0;
 
 // Appends v's bytes (this host is little-endian: see the #error above).
 template <class V>
@@ -95,13 +106,17 @@ inline std::vector<unsigned char> encode_header(const CheckpointHeader& h) {
     put(header, h.element_bytes);
     put(header, static_cast<std::uint32_t>(h.sizes.size()));
     for (std::size_t v : h.sizes) put(header, static_cast<std::uint64_t>(v));
+    for (Activation a : h.activations) put(header, static_cast<std::uint8_t>(a));
+    put(header, static_cast<std::uint8_t>(h.output));
     put(header, h.step);
     put(header, static_cast<std::uint64_t>(parameter_count(h.sizes)));
+    put(header, sgd_optimizer);
     put(header, h.settings.learning_rate);
     put(header, h.settings.momentum);
     put(header, h.settings.lambda);
     put(header, static_cast<std::uint64_t>(h.settings.batch_size));
     put(header, std::uint64_t(h.settings.seed));
+    put(header, std::uint32_t(1));  // state arrays: the momentum buffer
     std::vector<unsigned char> out(magic, magic + sizeof magic);
     put(out, version);
     put(out, static_cast<std::uint32_t>(header.size()));
@@ -157,8 +172,8 @@ inline CheckpointView decode(const std::vector<unsigned char>& bytes, const std:
     Reader r(bytes, bytes.size() - 4, path);
     r.skip(sizeof magic);
     const auto v = r.get<std::uint32_t>("the version");
-    if (v != version)
-        detail::fail(path, ": expected pnn checkpoint version ", version, ", found version ", v,
+    if (v != 1 && v != version)
+        detail::fail(path, ": expected pnn checkpoint version 1 or ", version, ", found version ", v,
                      v > version ? " (written by a newer pnn)" : "");
     std::uint32_t stored = 0;
     std::memcpy(&stored, bytes.data() + bytes.size() - 4, 4);
@@ -180,15 +195,36 @@ inline CheckpointView decode(const std::vector<unsigned char>& bytes, const std:
         if (size == 0 || size > (std::uint64_t(1) << 32)) detail::fail(path, ": expected layer sizes 1 to 2^32, found ", size);
         h.sizes.push_back(std::size_t(size));
     }
+    h.activations.assign(layers - 2, Activation::sigmoid);  // version 1: the seed's model
+    if (v >= 2) {
+        for (Activation& a : h.activations) {
+            const auto code = r.get<std::uint8_t>("a hidden layer's activation");
+            if (code > std::uint8_t(Activation::relu))
+                detail::fail(path, ": expected a hidden layer's activation 0 (sigmoid), 1 (tanh) or 2 (relu), found ", int(code));
+            a = Activation(code);
+        }
+        const auto code = r.get<std::uint8_t>("the output");
+        if (code > std::uint8_t(Output::softmax))
+            detail::fail(path, ": expected the output 0 (sigmoid) or 1 (softmax), found ", int(code));
+        h.output = Output(code);
+    }
     h.step = r.get<std::uint64_t>("the step");
     const auto p = r.get<std::uint64_t>("the parameter count");
     if (p != parameter_count(h.sizes))
         detail::fail(path, ": its sizes make ", parameter_count(h.sizes), " parameters, but it says ", p);
+    if (v >= 2) {
+        const auto kind = r.get<std::uint32_t>("the optimizer");
+        if (kind != sgd_optimizer) detail::fail(path, ": expected the optimizer 0 (Sgd), found ", kind);
+    }
     h.settings.learning_rate = r.get<double>("the learning rate");
     h.settings.momentum = r.get<double>("the momentum");
     h.settings.lambda = r.get<double>("lambda");
     h.settings.batch_size = std::size_t(r.get<std::uint64_t>("the batch size"));
     h.settings.seed = r.get<std::uint64_t>("the shuffle seed");
+    if (v >= 2) {
+        const auto arrays = r.get<std::uint32_t>("the count of state arrays");
+        if (arrays != 1) detail::fail(path, ": expected 1 state array for Sgd (its momentum buffer), found ", arrays);
+    }
     if (r.at() - header_start != header_bytes)
         detail::fail(path, ": its header says ", header_bytes, " bytes, found ", r.at() - header_start);
     c.payload_bytes = std::size_t(p) * h.element_bytes;

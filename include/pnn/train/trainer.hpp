@@ -185,13 +185,14 @@ public:
         }
         agree_on_checks(path, [&] {
             if (comm_.rank() != 0) return;
-            checkpoint::save(path, CheckpointHeader{sizeof(T), net_.sizes(), step_, settings_}, net_.parameters(), velocity);
+            checkpoint::save(path, CheckpointHeader{sizeof(T), net_.sizes(), net_.activations(), net_.output(), step_, settings_},
+                             net_.parameters(), velocity);
         });
     }
 
     // Continues from a checkpoint: its weights, momentum buffer, step count and settings replace
     // this trainer's. Everything is checked first (magic, version, checksum, length, element
-    // type, the net's sizes); on any failure it throws pnn::error naming the file and what is
+    // type, the net's sizes and units); on any failure it throws pnn::error naming the file and what is
     // wrong, and the trainer is as it was. Returns the settings of the fit that wrote it.
     // Collective under Mpi: rank 0 reads the file and sends its bytes to every rank (the ranks
     // need not share a file system); a checkpoint from any number of ranks loads on any other.
@@ -495,7 +496,7 @@ private:
 
     void sync_net() { dev_.copy_out(net_.parameters(), dev_.data(theta_), net_.parameter_count()); }
 
-    // A checkpoint's net must be this trainer's: same element type, same sizes.
+    // A checkpoint's net must be this trainer's: same element type, sizes and units.
     void check_matches(const CheckpointHeader& s, const std::string& path) const {
         auto name = [](std::uint32_t bytes) { return bytes == 4 ? "float32" : "float64"; };
         if (s.element_bytes != sizeof(T))
@@ -509,6 +510,15 @@ private:
                 return t;
             };
             detail::fail(path, ": a checkpoint of a ", text(s.sizes), " net, but this trainer's net is ", text(net_.sizes()));
+        }
+        if (s.activations != net_.activations() || s.output != net_.output()) {
+            auto units = [](const std::vector<Activation>& hidden, Output out) {
+                std::string t;
+                for (Activation a : hidden) t += (t.empty() ? "" : "-") + std::string(name_of(a));
+                return (t.empty() ? std::string("no hidden") : t + " hidden") + " units and a " + std::string(name_of(out)) + " output";
+            };
+            detail::fail(path, ": a checkpoint of a net with ", units(s.activations, s.output), ", but this trainer's net has ",
+                         units(net_.activations(), net_.output()));
         }
     }
 
