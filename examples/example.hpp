@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <pnn/pnn.hpp>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace example {
@@ -22,7 +23,10 @@ struct Options {
     std::vector<std::size_t> hidden{25};
     std::vector<std::string> activations{"sigmoid"};  // one, or one per hidden layer
     std::string output = "sigmoid";
-    pnn::Sgd sgd;
+    pnn::Sgd sgd;                // --learning-rate, --iterations, ... (Adam takes the shared ones)
+    std::string optimizer = "sgd";
+    pnn::Adam adam;              // --beta1, --beta2, --epsilon, --weight-decay
+    bool learning_rate_given = false;
     std::uint64_t weight_seed = 1;
     std::string precision = "double";
     int threads = 1;
@@ -84,7 +88,17 @@ inline void add_options(CLI::App& app, Options& o) {
     app.add_option("--output", o.output, "output layer: sigmoid (the seed's cost) or softmax (categorical cross-entropy)")
         ->capture_default_str()
         ->check(CLI::IsMember({"sigmoid", "softmax"}));
-    app.add_option("--learning-rate", o.sgd.learning_rate, "learning rate η")->capture_default_str()->check(positive);
+    app.add_option("--optimizer", o.optimizer, "sgd (gradient descent with momentum) or adam (Adam; AdamW with --weight-decay)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"sgd", "adam"}));
+    app.add_option("--learning-rate", o.sgd.learning_rate, "learning rate η (default 2 for sgd, the seed's; 1e-3 for adam)")
+        ->check(positive);
+    app.add_option("--beta1", o.adam.beta1, "Adam's β1 in [0, 1)")->capture_default_str()->check(unit_interval);
+    app.add_option("--beta2", o.adam.beta2, "Adam's β2 in [0, 1)")->capture_default_str()->check(unit_interval);
+    app.add_option("--epsilon", o.adam.epsilon, "Adam's ε > 0")->capture_default_str()->check(positive);
+    app.add_option("--weight-decay", o.adam.weight_decay, "AdamW's decoupled weight decay (bias excluded)")
+        ->capture_default_str()
+        ->check(non_negative);
     app.add_option("--iterations", o.sgd.iterations, "number of updates")->capture_default_str()->check(count);
     app.add_option("--batch-size", o.sgd.batch_size, "samples per update (0 = full batch)")
         ->capture_default_str()
@@ -127,7 +141,7 @@ inline void add_options(CLI::App& app, Options& o) {
 }
 
 // Parses; returns -1 to go on, else the exit status (0 after --help, 2 after a usage error).
-inline int parse(CLI::App& app, const Options& o, int argc, char** argv, const char* program, bool speak) {
+inline int parse(CLI::App& app, Options& o, int argc, char** argv, const char* program, bool speak) {
     auto usage = [&](const std::string& what) {
         if (speak) std::fprintf(stderr, "%s: %s\nRun with --help for usage.\n", program, what.c_str());
         return 2;
@@ -139,10 +153,50 @@ inline int parse(CLI::App& app, const Options& o, int argc, char** argv, const c
     } catch (const CLI::ParseError& e) {
         return usage(e.what());
     }
+    o.learning_rate_given = app.count("--learning-rate") > 0;
+    if (o.optimizer == "sgd")
+        for (const char* flag : {"--beta1", "--beta2", "--epsilon", "--weight-decay"})
+            if (app.count(flag) > 0) return usage(std::string(flag) + ": expected only with --optimizer adam");
+    if (o.optimizer == "adam" && app.count("--momentum") > 0) return usage("--momentum: expected only with --optimizer sgd");
     if (o.activations.size() != 1 && o.activations.size() != o.hidden.size())
         return usage("--activation: expected 1 activation (for every hidden layer) or " + std::to_string(o.hidden.size()) +
                      " (one per --hidden layer), found " + std::to_string(o.activations.size()));
     return -1;
+}
+
+// The optimizer the command line asks for: Sgd, or Adam with the shared settings.
+inline pnn::Optimizer optimizer_of(const Options& o) {
+    if (o.optimizer == "sgd") return o.sgd;
+    pnn::Adam a = o.adam;
+    a.learning_rate = o.learning_rate_given ? o.sgd.learning_rate : 1e-3;
+    a.iterations = o.sgd.iterations;
+    a.batch_size = o.sgd.batch_size;
+    a.lambda = o.sgd.lambda;
+    a.seed = o.sgd.seed;
+    return a;
+}
+
+// What both kinds of settings have, for the report.
+struct Shared {
+    double learning_rate, lambda;
+    std::size_t iterations, batch_size;
+    std::uint64_t seed;
+};
+inline Shared shared_of(const pnn::Optimizer& opt) {
+    return std::visit([](const auto& s) { return Shared{s.learning_rate, s.lambda, s.iterations, s.batch_size, s.seed}; }, opt);
+}
+
+// The optimizer's own settings, in words.
+inline std::string describe(const pnn::Optimizer& opt) {
+    char text[200];
+    if (const auto* s = std::get_if<pnn::Sgd>(&opt))
+        std::snprintf(text, sizeof text, "sgd, momentum %g", s->momentum);
+    else {
+        const auto& a = std::get<pnn::Adam>(opt);
+        std::snprintf(text, sizeof text, "adam, beta1 %g, beta2 %g, epsilon %g, weight decay %g", a.beta1, a.beta2, a.epsilon,
+                      a.weight_decay);
+    }
+    return text;
 }
 
 // The units --activation and --output name.
@@ -185,16 +239,18 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
     const std::vector<std::size_t> sizes = net.sizes();
     pnn::Trainer<pnn::Mlp<T>, D, C> trainer(std::move(net), comm, std::move(device));
     trainer.record_stages(true);
-    pnn::Sgd sgd = o.sgd;
+    pnn::Optimizer opt = optimizer_of(o);
     if (o.resume) {  // the checkpoint's settings go on; --iterations counts what is still to run
-        sgd = trainer.load_checkpoint(o.checkpoint);
-        sgd.iterations = o.sgd.iterations;
+        opt = trainer.load_checkpoint(o.checkpoint);
+        std::visit([&](auto& s) { s.iterations = o.sgd.iterations; }, opt);
+        const Shared c = shared_of(opt);
         if (speak)
-            std::printf("resuming from %s after update %zu (learning rate %g, momentum %g, lambda %g, batch size %zu, "
+            std::printf("resuming from %s after update %zu (%s, learning rate %g, lambda %g, batch size %zu, "
                         "shuffle seed %llu)\n",
-                        o.checkpoint.c_str(), trainer.step(), sgd.learning_rate, sgd.momentum, sgd.lambda, sgd.batch_size,
-                        static_cast<unsigned long long>(sgd.seed));
+                        o.checkpoint.c_str(), trainer.step(), describe(opt).c_str(), c.learning_rate, c.lambda, c.batch_size,
+                        static_cast<unsigned long long>(c.seed));
     }
+    const Shared sgd = shared_of(opt);
     if (!o.checkpoint.empty()) {  // Ctrl-C or a job's end: finish the update, save, stop
         // Without SA_RESTART: a write to stdout blocked on a full pipe returns (EINTR) when the
         // signal comes. mpirun stops reading the ranks' output once it is signalled, and rank 0,
@@ -219,8 +275,8 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
     for (pnn::Activation a : trainer.net().activations()) units += (units.empty() ? "" : "-") + std::string(pnn::name_of(a));
     units = (units.empty() ? "" : units + " hidden units, ") + std::string(pnn::name_of(trainer.net().output())) + " output";
     if (speak)
-        std::printf("net %s (%s, %s), %zu training and %zu test samples, %s, learning rate %g, %zu iterations%s\n",
-                    shape.c_str(), units.c_str(), o.precision.c_str(), train_total, test_total, batch.c_str(), sgd.learning_rate,
+        std::printf("net %s (%s, %s), %zu training and %zu test samples, %s, %s, learning rate %g, %zu iterations%s\n",
+                    shape.c_str(), units.c_str(), o.precision.c_str(), train_total, test_total, batch.c_str(), describe(opt).c_str(), sgd.learning_rate,
                     sgd.iterations, comm.size() > 1 ? (", " + std::to_string(comm.size()) + " ranks").c_str() : "");
 
     if (!o.weights_file.empty()) {  // the seed's course first evaluates the given weights
@@ -235,7 +291,7 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
     auto last = clock::now();
     const auto start = last;
     std::size_t done = 0, stopped_by = 0;
-    trainer.fit(train_set, sgd, [&](std::size_t i, double cost) {
+    trainer.fit(train_set, opt, [&](std::size_t i, double cost) {
         const auto now = clock::now();
         seconds.push_back(std::chrono::duration<double>(now - last).count());
         last = now;

@@ -42,6 +42,24 @@ void agrees_with_cpu(pnn::Activation activation, pnn::Output output) {
         }
         CHECK(gpu.predict(data.x()) == cpu.predict(data.x()));
         CHECK(gpu.accuracy(data) == cpu.accuracy(data));
+        // AdamW (decay, L2), full batch and mini-batch
+        for (std::size_t batch : {std::size_t(0), std::size_t(96)}) {
+            CAPTURE(batch);
+            pnn::Adam adam;
+            adam.learning_rate = 0.01;
+            adam.weight_decay = 0.01;
+            adam.lambda = 0.1;
+            adam.batch_size = batch;
+            adam.iterations = 25;
+            adam.seed = 5;
+            pnn::Trainer<pnn::Mlp<T>, pnn::Cpu> cpu_adam(net);
+            pnn::Trainer<pnn::Mlp<T>, pnn::Cuda> gpu_adam(net, pnn::Local{}, pnn::Cuda{});
+            const auto hc = cpu_adam.fit(data, adam);
+            const auto hg = gpu_adam.fit(data, adam);
+            for (std::size_t i = 0; i < hc.size(); ++i) CHECK(hg[i] == doctest::Approx(hc[i]).epsilon(test::tolerance<T> * 10));
+            CHECK(test::relative_difference(gpu_adam.net().parameters(), cpu_adam.net().parameters(), net.parameter_count()) <=
+                  test::tolerance<T> * 10);
+        }
     }
 }
 
@@ -59,8 +77,10 @@ std::vector<T> host(const thrust::device_vector<T>& v) {
 
 }  // namespace
 
-TEST_CASE("Cuda and Cpu agree on cost, gradient, training and predictions, depths 2 to 4, every unit and output") {
-    for (const auto& [activation, output] : test::every_unit_kind()) {
+TEST_CASE("Cuda and Cpu agree on cost, gradient, training (Sgd, AdamW) and predictions, depths 2 to 4, every unit and output") {
+    for (const auto& kind : test::every_unit_kind()) {
+        const auto activation = kind.first;
+        const auto output = kind.second;
         agrees_with_cpu<float>(activation, output);
         agrees_with_cpu<double>(activation, output);
     }

@@ -314,16 +314,32 @@ std::vector<double> params(const pnn::Mlp<double>& net) {
 
 TEST_CASE("checkpoint: n updates in one go equal k, save, load into a fresh trainer in a new process, n - k, bit for bit") {
     const auto data = test::blobs<double>(600, 12, 4, 3);
-    const pnn::Mlp<double> initial({12, 10, 6, 4}, 5);
+    for (const bool adam : {false, true})
     for (std::size_t batch : {std::size_t(0), std::size_t(64)}) {  // full batch; mini-batch SGD with momentum 0.9
+        CAPTURE(adam);
         CAPTURE(batch);
         const std::size_t n = 30, k = 13;
+        // Sgd on the seed's units; AdamW (moments, t) on ReLU units and a softmax output
+        const pnn::Mlp<double> initial = adam ? pnn::Mlp<double>({12, 10, 6, 4}, 5, pnn::Activation::relu, pnn::Output::softmax)
+                                              : pnn::Mlp<double>({12, 10, 6, 4}, 5);
+        auto settings = [&](std::size_t iterations) -> pnn::Optimizer {
+            if (!adam) return test::sgd_settings(batch, iterations, 7);
+            pnn::Adam a;
+            a.learning_rate = 0.01;
+            a.weight_decay = 0.01;
+            a.lambda = 0.05;
+            a.beta1 = 0.8;
+            a.batch_size = batch;
+            a.iterations = iterations;
+            a.seed = 7;
+            return a;
+        };
         pnn::Trainer<pnn::Mlp<double>> whole(initial);
-        const auto whole_history = whole.fit(data, test::sgd_settings(batch, n, 7));
+        const auto whole_history = whole.fit(data, settings(n));
 
         pnn::Trainer<pnn::Mlp<double>> first(initial);
-        first.fit(data, test::sgd_settings(batch, k, 7));
-        const std::string path = scratch / ("resume-" + std::to_string(batch) + ".ckpt");
+        first.fit(data, settings(k));
+        const std::string path = scratch / ("resume-" + std::to_string(adam) + "-" + std::to_string(batch) + ".ckpt");
         first.save_checkpoint(path);
         // The rest in a child process: a fresh trainer from other weights, loaded, trained, and
         // its weights and costs handed back through a file.
@@ -332,10 +348,10 @@ TEST_CASE("checkpoint: n updates in one go equal k, save, load into a fresh trai
         if (child == 0) {
             int status = 1;
             try {
-                pnn::Trainer<pnn::Mlp<double>> fresh(pnn::Mlp<double>({12, 10, 6, 4}, 99));
-                const pnn::Sgd saved = fresh.load_checkpoint(path);
-                pnn::Sgd rest = saved;
-                rest.iterations = n - k;
+                pnn::Trainer<pnn::Mlp<double>> fresh(pnn::Mlp<double>({12, 10, 6, 4}, 99, initial.activations(), initial.output()));
+                pnn::Optimizer rest = fresh.load_checkpoint(path);
+                if (rest.index() != std::size_t(adam)) ::_exit(3);
+                std::visit([&](auto& o) { o.iterations = n - k; }, rest);
                 const auto history = fresh.fit(data, rest);
                 std::ofstream f(out, std::ios::binary);
                 const auto w = params(fresh.net());
@@ -357,6 +373,19 @@ TEST_CASE("checkpoint: n updates in one go equal k, save, load into a fresh trai
         REQUIRE(f);
         CHECK(w == params(whole.net()));
         CHECK(history == std::vector<double>(whole_history.begin() + std::ptrdiff_t(k), whole_history.end()));
+        // the loaded state is of the checkpoint's kind: a fit with the other is refused
+        pnn::Trainer<pnn::Mlp<double>> loaded(initial);
+        const pnn::Optimizer saved = loaded.load_checkpoint(path);
+        if (adam) {
+            CHECK(std::get<pnn::Adam>(saved).beta1 == 0.8);
+            CHECK(std::get<pnn::Adam>(saved).weight_decay == 0.01);
+            CHECK(test::error_of([&] { loaded.fit(data, test::sgd_settings(batch, 1, 7)); })
+                      .find("optimizer state is Adam's, and this fit is Sgd's") != std::string::npos);
+        } else {
+            CHECK(test::error_of([&] { loaded.fit(data, pnn::Adam{}); }).find("optimizer state is Sgd's, and this fit is Adam's") !=
+                  std::string::npos);
+        }
+        CHECK(loaded.step() == k);
     }
 }
 
@@ -414,7 +443,7 @@ TEST_CASE("checkpoint: bad files and mismatched trainers raise pnn::error naming
         {variant("newer.ckpt", [&](Bytes& b) { b[8] = 3; fix_crc(b); }), "version 1 or 2, found version 3 (written by a newer pnn)"},
         {variant("units.ckpt", [&](Bytes& b) { b[48] = 7; fix_crc(b); }), "activation 0 (sigmoid), 1 (tanh) or 2 (relu), found 7"},
         {variant("output.ckpt", [&](Bytes& b) { b[49] = 2; fix_crc(b); }), "the output 0 (sigmoid) or 1 (softmax), found 2"},
-        {variant("optimizer.ckpt", [&](Bytes& b) { b[66] = 9; fix_crc(b); }), "expected the optimizer 0 (Sgd), found 9"},
+        {variant("optimizer.ckpt", [&](Bytes& b) { b[66] = 9; fix_crc(b); }), "expected the optimizer 0 (Sgd) or 1 (Adam), found 9"},
         {variant("element.ckpt", [&](Bytes& b) { b[16] = 3; fix_crc(b); }), "element size of 4 (float) or 8 (double), found 3"},
         {variant("count.ckpt", [&](Bytes& b) { b[20] = 1; fix_crc(b); }), "expected 2 to 4096 layer sizes, found 1"},
         {variant("sizes.ckpt", [&](Bytes& b) { b[24] = 7; fix_crc(b); }), "parameters, but it says"},
@@ -441,7 +470,9 @@ TEST_CASE("checkpoint: bad files and mismatched trainers raise pnn::error naming
     msg = test::error_of([&] { other.load_checkpoint(good); });
     CHECK(msg.find("a checkpoint of a 6-4-3 net, but this trainer's net is 6-5-3") != std::string::npos);
     // Nor into a net of other units, the trainer untouched.
-    for (const auto& [activation, output] : test::every_unit_kind()) {
+    for (const auto& kind : test::every_unit_kind()) {
+        const auto activation = kind.first;
+        const auto output = kind.second;
         if (activation == pnn::Activation::sigmoid && output == pnn::Output::sigmoid) continue;
         pnn::Trainer<pnn::Mlp<double>> units(pnn::Mlp<double>({6, 4, 3}, 1, activation, output));
         const auto mine = params(units.net());
@@ -648,6 +679,11 @@ TEST_CASE("bad input, counted: every malformed input and argument in one table r
         {"checkpoint: other units", [&] { return test::error_of([&] { pnn::Trainer<pnn::Mlp<double>>(pnn::Mlp<double>({6, 4, 3}, 1, pnn::Activation::relu, pnn::Output::softmax)).load_checkpoint(ckpt); }); }, "b_good.ckpt: a checkpoint of a net with sigmoid hidden units and a sigmoid output, but this trainer's net has relu hidden units and a softmax output"},
         {"Mlp: activations for 3 of 2 hidden layers", [&] { return test::error_of([&] { pnn::Mlp<double>({6, 4, 4, 3}, 1, {pnn::Activation::relu, pnn::Activation::relu, pnn::Activation::relu}); }); }, "Mlp activations: expected 1 activation (for every hidden layer) or 2 (one per hidden layer), found 3"},
         {"Mlp: softmax over 1 output", [&] { return test::error_of([&] { pnn::Mlp<double>({6, 1}, 1, pnn::Activation::relu, pnn::Output::softmax); }); }, "Mlp output: softmax expects at least 2 output units, found 1"},
+        {"mnist_nn --optimizer rmsprop", [&] { return command_line("mnist_nn", "--optimizer rmsprop"); }, "status 2: mnist_nn: --optimizer: rmsprop not in {sgd,adam}"},
+        {"mnist_nn --beta1 without adam", [&] { return command_line("mnist_nn", "--beta1 0.5"); }, "status 2: mnist_nn: --beta1: expected only with --optimizer adam"},
+        {"mnist_nn --optimizer adam --momentum", [&] { return command_line("mnist_nn", "--optimizer adam --momentum 0.5"); }, "status 2: mnist_nn: --momentum: expected only with --optimizer sgd"},
+        {"mnist_nn --optimizer adam --beta2 1", [&] { return command_line("mnist_nn", "--optimizer adam --beta2 1"); }, "status 2: mnist_nn: --beta2: expected a number in [0, 1), found 1"},
+        {"mnist_nn --optimizer adam --epsilon 0", [&] { return command_line("mnist_nn", "--optimizer adam --epsilon 0"); }, "status 2: mnist_nn: --epsilon: expected a number > 0, found 0"},
         {"mnist_nn_data_parallelism --reduction scatter", [&] { return command_line("mnist_nn_data_parallelism", "--reduction scatter"); }, "status 2: mnist_nn_data_parallelism: --reduction"},
         // the environment: an unknown CPU kernel level, refused before any work (status 1)
         {"PNN_CPU=sse9 mnist_nn", [&] { return command_line("mnist_nn", "--iterations 1 --train-samples 100", "PNN_CPU=sse9"); }, "status 1: mnist_nn: pnn: PNN_CPU: expected generic, avx2 or avx512, found 'sse9' (this CPU has generic"},

@@ -111,8 +111,10 @@ TEST_CASE("reproducible mode: bit-for-bit the same weights as Local, on any numb
     }
 }
 
-TEST_CASE("every hidden unit and output: Mpi trains Local's model, and bit for bit in the reproducible mode") {
-    for (const auto& [activation, output] : test::every_unit_kind()) {
+TEST_CASE("every hidden unit and output, with Sgd and AdamW: Mpi trains Local's model, and bit for bit in the reproducible mode") {
+    for (const auto& kind : test::every_unit_kind()) {
+        const auto activation = kind.first;
+        const auto output = kind.second;
         if (activation == pnn::Activation::sigmoid && output == pnn::Output::sigmoid) continue;  // the cases above
         CAPTURE(pnn::name_of(activation));
         CAPTURE(pnn::name_of(output));
@@ -137,6 +139,23 @@ TEST_CASE("every hidden unit and output: Mpi trains Local's model, and bit for b
             Trainer<Mpi> exact(net, reproducible);
             CHECK(exact.fit(data, opt) == block_history);
             CHECK(exact.net() == local_blocks.net());
+
+            // AdamW (weight decay and L2) on the same net: Local's model, and bit for bit
+            pnn::Adam adam;
+            adam.learning_rate = 0.01;
+            adam.weight_decay = 0.01;
+            adam.lambda = 0.05;
+            adam.batch_size = batch;
+            adam.iterations = 20;
+            adam.seed = 9;
+            Trainer<pnn::Local> local_adam(net), local_adam_blocks(net, pnn::Local{64});
+            const auto adam_history = local_adam.fit(data, adam);
+            Trainer<Mpi> mpi_adam(net, comm), exact_adam(net, reproducible);
+            const auto mpi_history = mpi_adam.fit(as_passed(pnn::Placement::sharded, "own rows", comm), adam);
+            CHECK(test::relative_difference(mpi_adam.net(), local_adam.net()) <= 1e-12);
+            for (std::size_t i = 0; i < mpi_history.size(); ++i) CHECK(mpi_history[i] == doctest::Approx(adam_history[i]).epsilon(1e-12));
+            CHECK(exact_adam.fit(data, adam) == local_adam_blocks.fit(data, adam));
+            CHECK(exact_adam.net() == local_adam_blocks.net());
         }
     }
     // ranks whose nets differ only in their units are refused on every rank
@@ -237,25 +256,41 @@ TEST_CASE("checkpoints are collective: written on all ranks, resumed on half of 
     MPI_Comm half;
     MPI_Comm_split(MPI_COMM_WORLD, world_rank() < resumers ? 0 : MPI_UNDEFINED, world_rank(), &half);
     const std::size_t n = 30, k = 11, block = 64;
+    // Sgd on the seed's net; AdamW on ReLU units with a softmax output
+    const pnn::Mlp<double> relu_net({12, 10, 6, 4}, 3, pnn::Activation::relu, pnn::Output::softmax);
+    for (const bool adam : {false, true})
     for (std::size_t batch : {std::size_t(0), std::size_t(128)})
         for (std::size_t reproducible : {std::size_t(0), block}) {
+            CAPTURE(adam);
             CAPTURE(batch);
             CAPTURE(reproducible);
-            pnn::Sgd opt = settings(batch);
-            opt.iterations = n;
-            Trainer<pnn::Local> whole(initial, pnn::Local{reproducible});
-            whole.fit(data, opt);
-            opt.iterations = k;
-            Trainer<Mpi> first(initial, Mpi(MPI_COMM_WORLD, Mpi::Options{pnn::Reduction::allreduce, pnn::Placement::automatic,
-                                                                            reproducible}));
-            first.fit(data, opt);
+            const pnn::Mlp<double>& net = adam ? relu_net : initial;
+            auto opt_for = [&](std::size_t iterations) -> pnn::Optimizer {
+                pnn::Sgd s = settings(batch);
+                s.iterations = iterations;
+                if (!adam) return s;
+                pnn::Adam a;
+                a.learning_rate = 0.01;
+                a.weight_decay = 0.01;
+                a.lambda = s.lambda;
+                a.batch_size = batch;
+                a.iterations = iterations;
+                a.seed = s.seed;
+                return a;
+            };
+            Trainer<pnn::Local> whole(net, pnn::Local{reproducible});
+            whole.fit(data, opt_for(n));
+            Trainer<Mpi> first(net, Mpi(MPI_COMM_WORLD, Mpi::Options{pnn::Reduction::allreduce, pnn::Placement::automatic,
+                                                                        reproducible}));
+            first.fit(data, opt_for(k));
             first.save_checkpoint(path);
             if (half == MPI_COMM_NULL) continue;
-            Trainer<Mpi> rest(pnn::Mlp<double>({12, 10, 6, 4}, 77),
+            Trainer<Mpi> rest(pnn::Mlp<double>({12, 10, 6, 4}, 77, net.activations(), net.output()),
                               Mpi(half, Mpi::Options{pnn::Reduction::allreduce, pnn::Placement::automatic, reproducible}));
-            pnn::Sgd saved = rest.load_checkpoint(path);
+            pnn::Optimizer saved = rest.load_checkpoint(path);
+            CHECK(saved.index() == std::size_t(adam));
             CHECK(rest.step() == k);
-            saved.iterations = n - k;
+            std::visit([&](auto& o) { o.iterations = n - k; }, saved);
             rest.fit(data, saved);
             if (reproducible)
                 CHECK(rest.net() == whole.net());  // every bit

@@ -23,6 +23,8 @@
 #include "pnn/nn/mlp.hpp"
 #include "pnn/nn/backprop.hpp"
 #include "pnn/train/sgd.hpp"
+#include "pnn/train/adam.hpp"
+#include "pnn/train/optimizer.hpp"
 #include "pnn/train/shuffle.hpp"
 #include "pnn/train/stages.hpp"
 #include "pnn/train/trainer.hpp"

@@ -245,6 +245,16 @@ struct Cpu {
         });
     }
 
+    // One Adam update, fused (fn::adam_update); mask null when there is neither L2 nor decay.
+    template <class T>
+    void adam_step(T* theta, T* m, T* v, const T* g, const T* mask, std::size_t n, fn::adam_update<T> f) const {
+        simd::dispatch([&](auto width) {
+            using V = typename decltype(width)::template vec<T>;
+            if (mask) simd::update_three<V>(f, theta, m, v, n, g, mask);
+            else simd::update_three<V>(f, theta, m, v, n, g);
+        });
+    }
+
     template <class T>
     double masked_sum_squares(const T* mask, const T* theta, std::size_t n) const {
         // the shared functor, in double: the L2 term of a float net should not lose digits to

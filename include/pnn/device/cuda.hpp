@@ -117,6 +117,20 @@ struct sgd_step {
 };
 
 template <class T>
+struct adam_step {
+    T* theta;
+    T* m;
+    T* v;
+    const T* g;
+    const T* mask;  // null: neither L2 nor decay
+    fn::adam_update<T> f;
+    __device__ void operator()(std::size_t i) const {
+        if (mask) f(theta[i], m[i], v[i], g[i], mask[i]);
+        else f(theta[i], m[i], v[i], g[i]);
+    }
+};
+
+template <class T>
 struct masked_square {
     const T* mask;
     const T* theta;
@@ -522,6 +536,11 @@ public:
     template <class T>
     void sgd_step(T* theta, T* velocity, const T* g, const T* mask, std::size_t n, fn::sgd_update<T> f) const {
         for_each_index("sgd_step", n, detail::cuda_kernels::sgd_step<T>{theta, velocity, g, mask, f});
+    }
+
+    template <class T>
+    void adam_step(T* theta, T* m, T* v, const T* g, const T* mask, std::size_t n, fn::adam_update<T> f) const {
+        for_each_index("adam_step", n, detail::cuda_kernels::adam_step<T>{theta, m, v, g, mask, f});
     }
 
     template <class T>

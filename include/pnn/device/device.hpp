@@ -29,6 +29,8 @@
 //   finish_gradient(g, mask, θ, ...)  g = g / m + (λ/m) mask θ           (whole buffer)
 //   sgd_step(θ, v, g, mask, n, f)     v = μ v - η (g / m + (λ/m) mask θ); θ += v, in one pass
 //                                     (fn::sgd_update; mask null: no L2 term)
+//   adam_step(θ, m, v, g, mask, n, f) one Adam(W) update of θ and both moments, in one pass
+//                                     (fn::adam_update; mask null: neither L2 nor decay)
 //   masked_sum_squares(mask, θ)       Σ mask θ²
 //   argmax_rows(A, out)               out[i] = first index of the row maximum
 //   count_equal(a, b, n)              #{i : a[i] == b[i]}
@@ -71,6 +73,7 @@ concept DeviceFor = requires(D d, typename D::template buffer<T>& buf,
     d.gather_rows(cm, labels, idx, m, out);
     d.finish_gradient(p, cp, cp, n, s, s);
     d.sgd_step(p, p, cp, cp, n, fn::sgd_update<T>{{s, s}, {s, s}});
+    d.adam_step(p, p, p, cp, cp, n, fn::adam_update<T>{{s, s}, s, s, s, s, s, s, s, s});
     { d.masked_sum_squares(cp, cp, n) } -> std::same_as<double>;
     d.argmax_rows(cm, out);
     { d.count_equal(labels, labels, n) } -> std::same_as<std::size_t>;

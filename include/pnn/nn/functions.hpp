@@ -154,6 +154,44 @@ struct sgd_update {
     }
 };
 
+// One Adam (AdamW) update from the gradient's sum, in one pass over θ, the two moments m and v,
+// the gradient and the mask (pnn/train/adam.hpp has the rule). With t the update's number:
+//   g' = g / m_samples + (λ/m_samples) mask θ   finish, as Sgd's
+//   θ  = θ (1 − lr·wd·mask)                      decoupled decay, not on biases
+//   m  = β1 m + (1 − β1) g'
+//   v  = β2 v + (1 − β2) g'²
+//   θ  = θ − step_size (m / (√v / bias2_sqrt + ε)),  step_size = lr / (1 − β1ᵗ), bias2_sqrt = √(1 − β2ᵗ)
+// (PyTorch's order of operations for the last line.) Without the mask there is neither L2 nor
+// decay: the same values as with λ = wd = 0.
+template <class T>
+struct adam_update {
+    finish_gradient<T> finish;
+    T decay;  // lr · wd
+    T beta1, beta2;
+    T one_minus_beta1, one_minus_beta2;  // worked out in double, as PyTorch's scalars are
+    T step_size, bias2_sqrt, epsilon;
+
+    template <class V>
+    PNN_HD void operator()(V& theta, V& m, V& v, const V& g, const V& mask) const {
+        const V grad = finish(g, mask, theta);
+        theta = theta * (V(1) - V(decay) * mask);
+        moments_and_step(theta, m, v, grad);
+    }
+    template <class V>
+    PNN_HD void operator()(V& theta, V& m, V& v, const V& g) const {
+        moments_and_step(theta, m, v, g * V(finish.inv_m));
+    }
+
+private:
+    template <class V>
+    PNN_HD void moments_and_step(V& theta, V& m, V& v, const V& grad) const {
+        using std::sqrt;
+        m = V(beta1) * m + V(one_minus_beta1) * grad;
+        v = V(beta2) * v + V(one_minus_beta2) * (grad * grad);
+        theta = theta - V(step_size) * (m / (sqrt(v) / V(bias2_sqrt) + V(epsilon)));
+    }
+};
+
 // a + b: the update θ += v, and sums of buffers.
 struct plus {
     template <class V>

@@ -1,4 +1,4 @@
-// defines: pnn::simd::transform, pnn::simd::update and pnn::simd::sum_of, the loops that evaluate
+// defines: pnn::simd::transform, pnn::simd::update, pnn::simd::update_three and pnn::simd::sum_of, the loops that evaluate
 // a shared functor (pnn/nn/functions.hpp) over contiguous arrays on vec<T, Bytes>.
 //
 // The last, partial vector is evaluated as a whole vector too (padded, and only the real lanes
@@ -49,6 +49,30 @@ PNN_SIMD_KERNEL void update(F f, T* theta, T* v, std::size_t n, const In*... in)
     (load_partial<V>(theta + i, n - i) + vi).store(lanes_theta);
     std::copy_n(lanes_v, n - i, v + i);
     std::copy_n(lanes_theta, n - i, theta + i);
+}
+
+// f(a[i], b[i], c[i], in[i]...) for i < n, where f updates its first three arguments in place
+// (Adam's θ and two moments) from the inputs: one pass, every array read and written once.
+template <class V, class F, class T, class... In>
+PNN_SIMD_KERNEL void update_three(F f, T* a, T* b, T* c, std::size_t n, const In*... in) {
+    std::size_t i = 0;
+    for (; i + V::size <= n; i += V::size) {
+        V va = V::load(a + i), vb = V::load(b + i), vc = V::load(c + i);
+        f(va, vb, vc, V::load(in + i)...);
+        va.store(a + i);
+        vb.store(b + i);
+        vc.store(c + i);
+    }
+    if (i == n) return;
+    V va = load_partial<V>(a + i, n - i), vb = load_partial<V>(b + i, n - i), vc = load_partial<V>(c + i, n - i);
+    f(va, vb, vc, load_partial<V>(in + i, n - i)...);
+    T lanes[3][V::size];
+    va.store(lanes[0]);
+    vb.store(lanes[1]);
+    vc.store(lanes[2]);
+    std::copy_n(lanes[0], n - i, a + i);
+    std::copy_n(lanes[1], n - i, b + i);
+    std::copy_n(lanes[2], n - i, c + i);
 }
 
 // Σ f(x[i]) for i < n, summed per lane in T and then across lanes in double.

@@ -163,6 +163,36 @@ __attribute__((target("avx512f"))) vec<T, 64> fma(const vec<T, 64>& a, const vec
 }
 #endif
 
+// √a, lane by lane, correctly rounded (IEEE): the same bits at every level and as std::sqrt.
+// Like fma, one overload per width, each marked for its instruction set.
+template <class T>
+vec<T, 16> sqrt(const vec<T, 16>& a) {
+#if PNN_SIMD_X86 && !defined(__CUDACC__)
+    if constexpr (sizeof(T) == 8) return vec<T, 16>(_mm_sqrt_pd(a.r));
+    else return vec<T, 16>(_mm_sqrt_ps(a.r));
+#else
+    T lanes[vec<T, 16>::size];
+    a.store(lanes);
+    for (T& x : lanes) {
+        if constexpr (sizeof(T) == 8) x = __builtin_sqrt(x);
+        else x = __builtin_sqrtf(x);
+    }
+    return vec<T, 16>::load(lanes);
+#endif
+}
+#if PNN_SIMD_X86 && !defined(__CUDACC__)
+template <class T>
+__attribute__((target("avx2,fma"))) vec<T, 32> sqrt(const vec<T, 32>& a) {
+    if constexpr (sizeof(T) == 8) return vec<T, 32>(_mm256_sqrt_pd(a.r));
+    else return vec<T, 32>(_mm256_sqrt_ps(a.r));
+}
+template <class T>
+__attribute__((target("avx512f"))) vec<T, 64> sqrt(const vec<T, 64>& a) {
+    if constexpr (sizeof(T) == 8) return vec<T, 64>(_mm512_sqrt_pd(a.r));
+    else return vec<T, 64>(_mm512_sqrt_ps(a.r));
+}
+#endif
+
 }  // namespace pnn::simd
 
 #pragma GCC diagnostic pop

@@ -18,12 +18,14 @@
 //                                        2 relu), then the output (0 sigmoid, 1 softmax)
 //                   u64 step                (updates applied so far)
 //                   u64 parameter count P   (must match the sizes)
-//                   u32 optimizer (0 = Sgd), then its settings; for Sgd:
-//                     f64 learning rate, f64 momentum, f64 lambda,
-//                     u64 batch size, u64 shuffle seed   (the last fit's settings; the shuffle
-//                                          position is the step: the order of an epoch is drawn
-//                                          from (seed, epoch))
-//                   u32 state arrays S   (Sgd: 1, the momentum buffer)
+//                   u32 optimizer (0 = Sgd, 1 = Adam), then the last fit's settings:
+//                     Sgd:  f64 learning rate, f64 momentum, f64 lambda,
+//                           u64 batch size, u64 shuffle seed
+//                     Adam: f64 learning rate, f64 beta1, f64 beta2, f64 epsilon,
+//                           f64 weight decay, f64 lambda, u64 batch size, u64 shuffle seed,
+//                           u64 t (Adam's updates since its state began)
+//                   (the shuffle position is the step: an epoch's order is drawn from (seed, epoch))
+//                   u32 state arrays S   (Sgd: 1, the momentum buffer; Adam: 2, m and v)
 //   16+H    P*e   the weights, Θ of each layer in turn, row-major (pnn::Mlp's layout)
 //           S*P*e the optimizer's state arrays, same layout each
 //   end-4   4     u32 CRC-32 (zlib's) of every byte before it
@@ -42,11 +44,14 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "pnn/error.hpp"
 #include "pnn/nn/layout.hpp"
 #include "pnn/nn/units.hpp"
+#include "pnn/train/adam.hpp"
+#include "pnn/train/optimizer.hpp"
 #include "pnn/train/sgd.hpp"
 
 namespace pnn {
@@ -55,22 +60,24 @@ namespace pnn {
 #error "pnn's checkpoint format is little-endian; this host is not"
 #endif
 
-// What a checkpoint's header holds; the weights and the momentum buffer follow it in the file.
+// What a checkpoint's header holds; the weights and the optimizer's state follow it in the file.
 struct CheckpointHeader {
     std::uint32_t element_bytes = 0;
     std::vector<std::size_t> sizes;
     std::vector<Activation> activations;  // one per hidden layer
     Output output = Output::sigmoid;
     std::uint64_t step = 0;
-    Sgd settings;  // the last fit's (iterations not stored)
+    Optimizer settings;                   // the last fit's (iterations not stored)
+    std::uint64_t optimizer_steps = 0;    // Adam's t
 };
 
-// A checkpoint read and checked: its header, and where its two arrays of parameter_count
-// elements lie inside the file's bytes (valid while those bytes are).
+// A checkpoint read and checked: its header, and where its arrays of parameter_count elements
+// (the weights, then the optimizer's state arrays) lie inside the file's bytes (valid while
+// those bytes are).
 struct CheckpointView {
     CheckpointHeader header;
     const unsigned char* theta = nullptr;
-    const unsigned char* velocity = nullptr;
+    std::vector<const unsigned char*> state;
     std::size_t payload_bytes = 0;  // of each
 };
 
@@ -78,7 +85,7 @@ namespace checkpoint {
 
 inline constexpr char magic[8] = {'P', 'N', 'N', 'C', 'K', 'P', 'T', '\0'};
 inline constexpr std::uint32_t version = 2;
-inline constexpr std::uint32_t sgd_optimizer = 0;
+inline constexpr std::uint32_t sgd_optimizer = 0, adam_optimizer = 1;
 
 // Appends v's bytes (this host is little-endian: see the #error above).
 template <class V>
@@ -110,13 +117,22 @@ inline std::vector<unsigned char> encode_header(const CheckpointHeader& h) {
     put(header, static_cast<std::uint8_t>(h.output));
     put(header, h.step);
     put(header, static_cast<std::uint64_t>(parameter_count(h.sizes)));
-    put(header, sgd_optimizer);
-    put(header, h.settings.learning_rate);
-    put(header, h.settings.momentum);
-    put(header, h.settings.lambda);
-    put(header, static_cast<std::uint64_t>(h.settings.batch_size));
-    put(header, std::uint64_t(h.settings.seed));
-    put(header, std::uint32_t(1));  // state arrays: the momentum buffer
+    if (const Sgd* s = std::get_if<Sgd>(&h.settings)) {
+        put(header, sgd_optimizer);
+        put(header, s->learning_rate);
+        put(header, s->momentum);
+        put(header, s->lambda);
+        put(header, static_cast<std::uint64_t>(s->batch_size));
+        put(header, std::uint64_t(s->seed));
+    } else {
+        const Adam& a = std::get<Adam>(h.settings);
+        put(header, adam_optimizer);
+        for (double v : {a.learning_rate, a.beta1, a.beta2, a.epsilon, a.weight_decay, a.lambda}) put(header, v);
+        put(header, static_cast<std::uint64_t>(a.batch_size));
+        put(header, std::uint64_t(a.seed));
+        put(header, h.optimizer_steps);
+    }
+    put(header, static_cast<std::uint32_t>(detail::state_arrays(h.settings)));
     std::vector<unsigned char> out(magic, magic + sizeof magic);
     put(out, version);
     put(out, static_cast<std::uint32_t>(header.size()));
@@ -212,27 +228,44 @@ inline CheckpointView decode(const std::vector<unsigned char>& bytes, const std:
     const auto p = r.get<std::uint64_t>("the parameter count");
     if (p != parameter_count(h.sizes))
         detail::fail(path, ": its sizes make ", parameter_count(h.sizes), " parameters, but it says ", p);
-    if (v >= 2) {
-        const auto kind = r.get<std::uint32_t>("the optimizer");
-        if (kind != sgd_optimizer) detail::fail(path, ": expected the optimizer 0 (Sgd), found ", kind);
+    const auto kind = v >= 2 ? r.get<std::uint32_t>("the optimizer") : sgd_optimizer;
+    if (kind == sgd_optimizer) {
+        Sgd s;
+        s.learning_rate = r.get<double>("the learning rate");
+        s.momentum = r.get<double>("the momentum");
+        s.lambda = r.get<double>("lambda");
+        s.batch_size = std::size_t(r.get<std::uint64_t>("the batch size"));
+        s.seed = r.get<std::uint64_t>("the shuffle seed");
+        h.settings = s;
+    } else if (kind == adam_optimizer) {
+        Adam a;
+        a.learning_rate = r.get<double>("the learning rate");
+        a.beta1 = r.get<double>("beta1");
+        a.beta2 = r.get<double>("beta2");
+        a.epsilon = r.get<double>("epsilon");
+        a.weight_decay = r.get<double>("the weight decay");
+        a.lambda = r.get<double>("lambda");
+        a.batch_size = std::size_t(r.get<std::uint64_t>("the batch size"));
+        a.seed = r.get<std::uint64_t>("the shuffle seed");
+        h.optimizer_steps = r.get<std::uint64_t>("Adam's step count");
+        h.settings = a;
+    } else {
+        detail::fail(path, ": expected the optimizer 0 (Sgd) or 1 (Adam), found ", kind);
     }
-    h.settings.learning_rate = r.get<double>("the learning rate");
-    h.settings.momentum = r.get<double>("the momentum");
-    h.settings.lambda = r.get<double>("lambda");
-    h.settings.batch_size = std::size_t(r.get<std::uint64_t>("the batch size"));
-    h.settings.seed = r.get<std::uint64_t>("the shuffle seed");
+    const std::size_t arrays = detail::state_arrays(h.settings);
     if (v >= 2) {
-        const auto arrays = r.get<std::uint32_t>("the count of state arrays");
-        if (arrays != 1) detail::fail(path, ": expected 1 state array for Sgd (its momentum buffer), found ", arrays);
+        const auto stored = r.get<std::uint32_t>("the count of state arrays");
+        if (stored != arrays)
+            detail::fail(path, ": expected ", arrays, " state array(s) for ", name_of(h.settings), ", found ", stored);
     }
     if (r.at() - header_start != header_bytes)
         detail::fail(path, ": its header says ", header_bytes, " bytes, found ", r.at() - header_start);
     c.payload_bytes = std::size_t(p) * h.element_bytes;
-    if (bytes.size() != r.at() + 2 * c.payload_bytes + 4)
-        detail::fail(path, ": expected ", r.at() + 2 * c.payload_bytes + 4, " bytes for ", p, " parameters, found ",
+    if (bytes.size() != r.at() + (1 + arrays) * c.payload_bytes + 4)
+        detail::fail(path, ": expected ", r.at() + (1 + arrays) * c.payload_bytes + 4, " bytes for ", p, " parameters, found ",
                      bytes.size());
     c.theta = bytes.data() + r.at();
-    c.velocity = c.theta + c.payload_bytes;
+    for (std::size_t i = 1; i <= arrays; ++i) c.state.push_back(c.theta + i * c.payload_bytes);
     return c;
 }
 
@@ -288,19 +321,21 @@ inline void write_atomically(const std::string& path, const std::vector<Piece>& 
     ::close(dir);
 }
 
-// Saves a checkpoint (header, then the two arrays of the header's parameter count, raw) to path,
-// atomically, with the CRC-32 of all of it at the end.
-inline void save(const std::string& path, const CheckpointHeader& h, const void* theta, const void* velocity) {
+// Saves a checkpoint (header, then the weights and the optimizer's state arrays, each of the
+// header's parameter count, raw) to path, atomically, with the CRC-32 of all of it at the end.
+inline void save(const std::string& path, const CheckpointHeader& h, const void* theta, const std::vector<const void*>& state) {
+    if (state.size() != detail::state_arrays(h.settings))
+        detail::fail("internal: ", name_of(h.settings), " saves ", detail::state_arrays(h.settings), " state arrays, given ", state.size());
     const std::vector<unsigned char> head = encode_header(h);
     const std::size_t payload = parameter_count(h.sizes) * h.element_bytes;
-    const auto* t = static_cast<const unsigned char*>(theta);
-    const auto* v = static_cast<const unsigned char*>(velocity);
-    std::uint32_t crc = crc32_of(0, head.data(), head.size());
-    crc = crc32_of(crc, t, payload);
-    crc = crc32_of(crc, v, payload);
+    std::vector<Piece> pieces{{head.data(), head.size()}, {static_cast<const unsigned char*>(theta), payload}};
+    for (const void* a : state) pieces.push_back({static_cast<const unsigned char*>(a), payload});
+    std::uint32_t crc = 0;
+    for (const Piece& piece : pieces) crc = crc32_of(crc, piece.data, piece.size);
     unsigned char tail[4];
     std::memcpy(tail, &crc, 4);  // little-endian host
-    write_atomically(path, {{head.data(), head.size()}, {t, payload}, {v, payload}, {tail, 4}});
+    pieces.push_back({tail, 4});
+    write_atomically(path, pieces);
 }
 
 // The whole file.

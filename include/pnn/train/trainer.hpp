@@ -1,5 +1,5 @@
 // defines: pnn::Trainer<Net, Device, Comm>, the training loop, written once for every device and
-// communicator: cost, gradient, fit (gradient descent), predict and accuracy.
+// communicator: cost, gradient, fit (Sgd or Adam), predict and accuracy.
 #pragma once
 #include <algorithm>
 #include <chrono>
@@ -10,6 +10,7 @@
 #include <string>
 #include <type_traits>
 #include <utility>
+#include <variant>
 #include <vector>
 #include <xtensor/xtensor.hpp>
 
@@ -21,7 +22,9 @@
 #include "pnn/device/device.hpp"
 #include "pnn/error.hpp"
 #include "pnn/nn/backprop.hpp"
+#include "pnn/train/adam.hpp"
 #include "pnn/train/checkpoint.hpp"
+#include "pnn/train/optimizer.hpp"
 #include "pnn/train/sgd.hpp"
 #include "pnn/train/shuffle.hpp"
 #include "pnn/train/stages.hpp"
@@ -55,10 +58,8 @@ public:
         comm_.broadcast(net_.parameters(), p);
         theta_ = dev_.template make_buffer<T>(p);
         grad_ = dev_.template make_buffer<T>(p + 1);  // + the spare element reduce_gradient may use
-        velocity_ = dev_.template make_buffer<T>(p);
         mask_ = dev_.template make_buffer<T>(p);
         dev_.copy_in(dev_.data(theta_), net_.parameters(), p);
-        dev_.fill(dev_.data(velocity_), p, T(0));
         dev_.copy_in(dev_.data(mask_), net_.layout().template weight_mask<T>().data(), p);
         batch_index_ = dev_.template make_buffer<std::size_t>(bp_.block_rows());
         bp_.set_clock(&clock_);
@@ -105,10 +106,13 @@ public:
         return out;
     }
 
-    // Gradient descent from the current weights and optimizer state; returns the cost of the
-    // batch used before each update. on_step(i, cost) is called after update i (1-based).
-    template <class OnStep>
-    std::vector<double> fit(const Dataset<T>& data, const Sgd& opt, OnStep&& on_step) {
+    // Training with Sgd or Adam from the current weights and optimizer state; returns the cost of
+    // the batch used before each update. on_step(i, cost) is called after update i (1-based).
+    // The optimizer's state belongs to one kind: the first fit or a load_checkpoint sets it, and a
+    // fit with the other kind is a pnn::error until reset_optimizer().
+    template <class Opt, class OnStep>
+        requires(std::same_as<Opt, Sgd> || std::same_as<Opt, Adam>)
+    std::vector<double> fit(const Dataset<T>& data, const Opt& opt, OnStep&& on_step) {
         const auto started = StageClock::clock::now();
         struct Recording {  // the clock runs during fit only, whichever way fit ends
             StageClock& clock;
@@ -118,12 +122,14 @@ public:
         const Resident r = resident(data);
         try {
             opt.validate(r.shard.global_rows);  // the same settings and count on every rank
+            optimizer_.begin(opt);              // the same state's kind on every rank
         } catch (const error& e) {
             throw error(e.what(), comm_.rank() != 0);
         }
         const std::size_t p = net_.parameter_count();
         settings_ = opt;
         const bool full = opt.batch_size == 0 || opt.batch_size == r.shard.global_rows;
+        const Batching batching{opt.batch_size, opt.seed};
         std::vector<double> history;
         history.reserve(std::min<std::size_t>(opt.iterations, std::size_t(1) << 20));
         for (std::size_t i = 1; i <= opt.iterations; ++i) {
@@ -132,7 +138,7 @@ public:
             // The sums of cost and gradient over this step's batch, all ranks' shares combined:
             // the gradient where the update is computed, the cost everywhere.
             std::size_t m = 0;
-            const double sum = sums(r, full ? nullptr : &opt, /*with_gradient=*/true, /*everywhere=*/false, m);
+            const double sum = sums(r, full ? nullptr : &batching, /*with_gradient=*/true, /*everywhere=*/false, m);
             lap(&StageTimes::reduction);
             const double j = finish_cost(sum, m, opt.lambda);
             if (!std::isfinite(j)) {
@@ -142,11 +148,7 @@ public:
                              " (update ", step_ + 1, " of this trainer); expected a finite cost: the learning rate (",
                              opt.learning_rate, ") may be too high, or the weights not finite");
             }
-            if (comm_.updates_weights()) {
-                const fn::sgd_update<T> update{finishing(m, opt.lambda), {T(opt.momentum), T(opt.learning_rate)}};
-                dev_.sgd_step(dev_.data(theta_), dev_.data(velocity_), dev_.data(grad_),
-                              opt.lambda > 0 ? dev_.data(mask_) : nullptr, p, update);
-            }
+            if (comm_.updates_weights()) optimizer_.update(opt, dev_.data(theta_), dev_.data(grad_), dev_.data(mask_), m);
             lap(&StageTimes::update);
             if (comm_.shares_weights())
                 on_host(dev_.data(theta_), p, p, [&](T* theta, bool) { comm_.share_weights(theta, p); });
@@ -165,38 +167,63 @@ public:
         if (clock_.recording()) clock_.times.total += std::chrono::duration<double>(StageClock::clock::now() - started).count();
         return history;
     }
-    std::vector<double> fit(const Dataset<T>& data, const Sgd& opt) {
+    template <class Opt>
+        requires(std::same_as<Opt, Sgd> || std::same_as<Opt, Adam>)
+    std::vector<double> fit(const Dataset<T>& data, const Opt& opt) {
+        return fit(data, opt, [](std::size_t, double) {});
+    }
+    // Either kind, as load_checkpoint returns it.
+    template <class OnStep>
+    std::vector<double> fit(const Dataset<T>& data, const Optimizer& opt, OnStep&& on_step) {
+        return std::visit([&](const auto& o) { return fit(data, o, on_step); }, opt);
+    }
+    std::vector<double> fit(const Dataset<T>& data, const Optimizer& opt) {
         return fit(data, opt, [](std::size_t, double) {});
     }
 
+    // Zeros the optimizer's state and forgets its kind: the next fit, of either kind, starts it
+    // afresh (Adam's t from 0). The weights and the step count stay.
+    void reset_optimizer() { optimizer_.reset(); }
+
     // Writes everything a run needs to go on to path, atomically (pnn/train/checkpoint.hpp: the
-    // format, and what a crash leaves): the net's sizes and element type, the weights, the
-    // momentum buffer, the step count and the last fit's settings (its shuffle seed; the step
-    // is the shuffle's position). May be called between updates (from fit's on_step). Collective
-    // under Mpi: rank 0, which holds the whole state, writes; a failure throws on every rank.
+    // format, and what a crash leaves): the net's sizes, units and element type, the weights, the
+    // optimizer's kind, settings and state (momentum buffer; Adam's moments and t), the step
+    // count (the shuffle's position). May be called between updates (from fit's on_step).
+    // Collective under Mpi: rank 0, which holds the whole state, writes; a failure throws on
+    // every rank. Before any fit, the state written is Sgd's, zero.
     void save_checkpoint(const std::string& path) {
         const std::size_t p = net_.parameter_count();
         sync_net();
-        const T* velocity = dev_.data(velocity_);
-        if constexpr (!D::host_memory) {
-            host_stage_.resize(std::max(host_stage_.size(), p));
-            dev_.copy_out(host_stage_.data(), velocity, p);
-            velocity = host_stage_.data();
+        const std::size_t arrays = optimizer_.kind() ? optimizer_.arrays() : 1;
+        std::vector<const void*> state;
+        if (!optimizer_.kind()) {
+            host_stage_.assign(p, T(0));
+            state.push_back(host_stage_.data());
+        } else if constexpr (D::host_memory) {
+            for (std::size_t i = 0; i < arrays; ++i) state.push_back(optimizer_.array(i));
+        } else {
+            host_stage_.resize(std::max(host_stage_.size(), arrays * p));
+            for (std::size_t i = 0; i < arrays; ++i) {
+                dev_.copy_out(host_stage_.data() + i * p, optimizer_.array(i), p);
+                state.push_back(host_stage_.data() + i * p);
+            }
         }
         agree_on_checks(path, [&] {
             if (comm_.rank() != 0) return;
-            checkpoint::save(path, CheckpointHeader{sizeof(T), net_.sizes(), net_.activations(), net_.output(), step_, settings_},
-                             net_.parameters(), velocity);
+            checkpoint::save(path,
+                             CheckpointHeader{sizeof(T), net_.sizes(), net_.activations(), net_.output(), step_,
+                                              optimizer_.kind() ? settings_ : Optimizer(Sgd{}), optimizer_.steps()},
+                             net_.parameters(), state);
         });
     }
 
-    // Continues from a checkpoint: its weights, momentum buffer, step count and settings replace
-    // this trainer's. Everything is checked first (magic, version, checksum, length, element
+    // Continues from a checkpoint: its weights, optimizer state (of its kind), step count and
+    // settings replace this trainer's. Everything is checked first (magic, version, checksum, length, element
     // type, the net's sizes and units); on any failure it throws pnn::error naming the file and what is
     // wrong, and the trainer is as it was. Returns the settings of the fit that wrote it.
     // Collective under Mpi: rank 0 reads the file and sends its bytes to every rank (the ranks
     // need not share a file system); a checkpoint from any number of ranks loads on any other.
-    Sgd load_checkpoint(const std::string& path) {
+    Optimizer load_checkpoint(const std::string& path) {
         std::vector<unsigned char> bytes, all;
         agree_on_checks(path, [&] {
             if (comm_.rank() != 0) return;
@@ -208,7 +235,9 @@ public:
         const std::size_t p = net_.parameter_count();
         std::memcpy(net_.parameters(), c.theta, c.payload_bytes);
         dev_.copy_in(dev_.data(theta_), net_.parameters(), p);
-        dev_.copy_in(dev_.data(velocity_), reinterpret_cast<const T*>(c.velocity), p);
+        optimizer_.start(c.header.settings.index(), c.header.optimizer_steps);
+        for (std::size_t i = 0; i < c.state.size(); ++i)
+            dev_.copy_in(optimizer_.array(i), reinterpret_cast<const T*>(c.state[i]), p);
         step_ = std::size_t(c.header.step);
         settings_ = c.header.settings;
         order_epoch_ = std::size_t(-1);  // the shuffle's order is drawn again for the step
@@ -316,7 +345,13 @@ private:
     // over the step's rows: the whole dataset, or the next mini-batch when batch is given; m is
     // set to their number. The gradient's sum lands on every rank when everywhere, else where
     // the communicator updates the weights.
-    double sums(const Resident& r, const Sgd* batch, bool with_gradient, bool everywhere, std::size_t& m) {
+    // A fit's mini-batches: B samples per update, in the shuffle of this seed.
+    struct Batching {
+        std::size_t batch_size;
+        std::uint64_t seed;
+    };
+
+    double sums(const Resident& r, const Batching* batch, bool with_gradient, bool everywhere, std::size_t& m) {
         const Shard<T>& s = r.shard;
         const MatrixRef<const T> x = r.x.view();
         const int* y = r.y.view().data;
@@ -396,7 +431,7 @@ private:
     // (pnn/comm/tree_sum.hpp). This rank computes whole blocks: its rows must start at a block
     // boundary (Mpi::first_row gives such shares), and for mini-batches every rank needs every
     // row, since a batch's blocks draw rows from anywhere in the dataset.
-    double reproducible_sums(const Resident& r, const Sgd* batch, bool with_gradient, std::size_t& m) {
+    double reproducible_sums(const Resident& r, const Batching* batch, bool with_gradient, std::size_t& m) {
         const Shard<T>& s = r.shard;
         const MatrixRef<const T> x = r.x.view();
         const int* y = r.y.view().data;
@@ -444,17 +479,14 @@ private:
 
     // From the sum over m samples (all ranks') to the gradient: / m, plus the L2 term.
     void finish_gradient(std::size_t m, double lambda) {
-        const fn::finish_gradient<T> f = finishing(m, lambda);
+        const fn::finish_gradient<T> f = detail::finishing<T>(m, lambda);
         dev_.finish_gradient(dev_.data(grad_), dev_.data(mask_), dev_.data(theta_), net_.parameter_count(), f.inv_m,
                              f.lambda_over_m);
-    }
-    static fn::finish_gradient<T> finishing(std::size_t m, double lambda) {
-        return {T(1.0 / double(m)), T(lambda / double(m))};
     }
 
     // The next mini-batch: positions [t B, (t+1) B) of this epoch's sample order (the last batch
     // of an epoch holds the remainder), the order drawn when the epoch begins.
-    std::pair<std::size_t, std::size_t> batch_positions(std::size_t all, const Sgd& opt) {
+    std::pair<std::size_t, std::size_t> batch_positions(std::size_t all, const Batching& opt) {
         const std::size_t b = opt.batch_size;
         const std::size_t per_epoch = (all + b - 1) / b;
         const std::size_t epoch = step_ / per_epoch, t = step_ % per_epoch;
@@ -529,13 +561,14 @@ private:
     bool record_ = false;
     Backprop<D, T> bp_;
     TreeSum<D, T> tree_{dev_, 0};  // the reproducible mode's sums
-    typename D::template buffer<T> theta_, grad_, velocity_, mask_;
+    typename D::template buffer<T> theta_, grad_, mask_;
+    OptimizerState<D, T> optimizer_{dev_, net_.parameter_count()};
     typename D::template buffer<std::size_t> batch_index_;
     std::size_t step_ = 0;
     std::vector<std::size_t> order_;  // this epoch's sample order (mini-batch only)
     std::size_t order_epoch_ = std::size_t(-1);
     std::uint64_t order_seed_ = 0;
-    Sgd settings_;  // the last fit's, for checkpoints
+    Optimizer settings_;  // the last fit's, for checkpoints
     std::vector<std::size_t> local_index_;
     // The recorded full-batch step, and the buffers it was recorded on.
     struct ReplayKey {
