@@ -22,28 +22,34 @@ def idx(path):
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
 
 
-def main():
+def load(data_dir, split, dtype=np.float32, count=None):
+    """(x in [0, 1], y) of a Fashion-MNIST split ("train" or "t10k"), the first count rows."""
+    x = idx(f"{data_dir}/{split}-images-idx3-ubyte.gz")[:count].reshape(-1, 784).astype(dtype) / 255.0
+    y = idx(f"{data_dir}/{split}-labels-idx1-ubyte.gz")[:count].astype(np.int64)
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
+def parser(epochs, batch_size):
+    """The options every Fashion-MNIST peer takes."""
     p = argparse.ArgumentParser()
     p.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
-    p.add_argument("--hidden", type=int, default=256)
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--learning-rate", type=float, default=2.0)
-    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=batch_size)
+    p.add_argument("--epochs", type=int, default=epochs)
     p.add_argument("--seed", type=int, default=1)
-    a = p.parse_args()
+    return p
+
+
+def prepare(a):
+    """One thread, the seed, and (x, y, x_test, y_test) in float32."""
     torch.set_num_threads(1)
     torch.manual_seed(a.seed)
-    load = lambda split: (torch.from_numpy(idx(f"{a.data_dir}/{split}-images-idx3-ubyte.gz").reshape(-1, 784)
-                                           .astype(np.float32) / 255.0),
-                          torch.from_numpy(idx(f"{a.data_dir}/{split}-labels-idx1-ubyte.gz").astype(np.int64)))
-    x, y = load("train")
-    xt, yt = load("t10k")
-    onehot = torch.nn.functional.one_hot(y, 10).float()
-    model = torch.nn.Sequential(torch.nn.Linear(784, a.hidden), torch.nn.Sigmoid(), torch.nn.Linear(a.hidden, 10))
-    with torch.no_grad():
-        for prm in model.parameters():
-            prm.uniform_(-0.12, 0.12)
-    opt = torch.optim.SGD(model.parameters(), lr=a.learning_rate)
+    return (*load(a.data_dir, "train"), *load(a.data_dir, "t10k"))
+
+
+def train(model, opt, loss, data, a):
+    """a.epochs of shuffled mini-batches of a.batch_size (loss(model output, batch indices));
+    returns (test accuracy %, seconds per epoch)."""
+    x, y, xt, yt = data
     m = x.shape[0]
     start = time.perf_counter()
     for epoch in range(a.epochs):
@@ -51,12 +57,28 @@ def main():
         for lo in range(0, m, a.batch_size):
             b = order[lo:lo + a.batch_size]
             opt.zero_grad(set_to_none=True)
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x[b]), onehot[b], reduction="sum") / len(b)
-            loss.backward()
+            loss(model(x[b]), b).backward()
             opt.step()
     per_epoch = (time.perf_counter() - start) / a.epochs
     with torch.no_grad():
         accuracy = (model(xt).argmax(dim=1) == yt).float().mean().item() * 100
+    return accuracy, per_epoch
+
+
+def main():
+    p = parser(epochs=20, batch_size=256)
+    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--learning-rate", type=float, default=2.0)
+    a = p.parse_args()
+    x, y, xt, yt = prepare(a)
+    onehot = torch.nn.functional.one_hot(y, 10).float()
+    model = torch.nn.Sequential(torch.nn.Linear(784, a.hidden), torch.nn.Sigmoid(), torch.nn.Linear(a.hidden, 10))
+    with torch.no_grad():
+        for prm in model.parameters():
+            prm.uniform_(-0.12, 0.12)
+    opt = torch.optim.SGD(model.parameters(), lr=a.learning_rate)
+    loss = lambda out, b: torch.nn.functional.binary_cross_entropy_with_logits(out, onehot[b], reduction="sum") / len(b)
+    accuracy, per_epoch = train(model, opt, loss, (x, y, xt, yt), a)
     print(f"torch_fashion {accuracy:.2f} {per_epoch:.3f}", flush=True)
 
 
