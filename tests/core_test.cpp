@@ -471,21 +471,7 @@ TEST_CASE("mini-batch SGD with momentum: fit(k) then fit(n-k) equals fit(n) bit 
     CHECK(one.cost(d) < CpuTrainer<double>(net).cost(d));
 }
 
-#ifdef PNN_COUNT_ALLOCATIONS
 // ---- Adam and AdamW ----
-
-namespace {
-pnn::Adam adam_settings(std::size_t iterations, std::size_t batch, double weight_decay, double lambda) {
-    pnn::Adam a;
-    a.learning_rate = 0.01;
-    a.iterations = iterations;
-    a.batch_size = batch;
-    a.weight_decay = weight_decay;
-    a.lambda = lambda;
-    a.seed = 5;
-    return a;
-}
-}  // namespace
 
 TEST_CASE("Adam and AdamW: a few steps written out by hand, biases excluded from the decay") {
     // The rule in double, from the gradient pnn computes (checked against finite differences
@@ -497,7 +483,7 @@ TEST_CASE("Adam and AdamW: a few steps written out by hand, biases excluded from
         const auto lambda = kind.second;
         CAPTURE(wd);
         CAPTURE(lambda);
-        const pnn::Adam a = adam_settings(4, 0, wd, lambda);
+        const pnn::Adam a = test::adam_settings(0, 4, 5, lambda, wd);
         pnn::Mlp<double> by_hand = net;
         const std::size_t n = net.parameter_count();
         std::vector<double> m(n, 0.0), v(n, 0.0);
@@ -567,7 +553,7 @@ TEST_CASE_TEMPLATE("the fused Adam update is the rule in double, at every level"
 TEST_CASE("Adam: fit(k) then fit(n-k) equals fit(n) bit for bit; one optimizer kind per state; bad settings") {
     const auto d = test::blobs<double>(437, 9, 4, 6);
     const pnn::Mlp<double> net({9, 12, 8, 4}, 8, pnn::Activation::tanh, pnn::Output::softmax);
-    const pnn::Adam opt = adam_settings(25, 64, 0.01, 0.001);
+    const pnn::Adam opt = test::adam_settings(64, 25, 5, 0.001, 0.01);
     CpuTrainer<double> one(net), two(net);
     const auto h = one.fit(d, opt);
     pnn::Adam part = opt;
@@ -614,6 +600,16 @@ TEST_CASE("Adam: fit(k) then fit(n-k) equals fit(n) bit for bit; one optimizer k
     CHECK(bad([](pnn::Adam& a) { a.batch_size = 1000; }).find("Adam batch_size: expected at most the 437 samples") != std::string::npos);
 }
 
+#ifdef PNN_COUNT_ALLOCATIONS
+// Heap allocations of one fit of `iterations` updates with these settings.
+template <class Trainer, class Opt>
+std::size_t allocations_of_fit(Trainer& t, const pnn::Dataset<double>& d, Opt opt, std::size_t iterations) {
+    opt.iterations = iterations;
+    const std::size_t before = allocations.load();
+    t.fit(d, opt);
+    return allocations.load() - before;
+}
+
 TEST_CASE("the training loop allocates nothing per iteration") {
     const auto d = test::blobs<double>(700, 20, 4, 3);
     for (std::size_t batch : {std::size_t(0), std::size_t(64)}) {
@@ -628,26 +624,14 @@ TEST_CASE("the training loop allocates nothing per iteration") {
         t.fit(d, opt);  // first use: workspaces grow, the first epoch's order is drawn
         // Allocations per fit call must not depend on its iteration count. 11 x 64 > 700, so
         // the longer run crosses epochs, whose orders reuse the first one's storage.
-        auto count = [&](std::size_t iterations) {
-            opt.iterations = iterations;
-            const std::size_t before = allocations.load();
-            t.fit(d, opt);
-            return allocations.load() - before;
-        };
-        const std::size_t few = count(3), many = count(30);
+        const std::size_t few = allocations_of_fit(t, d, opt, 3), many = allocations_of_fit(t, d, opt, 30);
         CHECK(many == few);
         CHECK(few <= 2);  // the history vector, and nothing else
         // the same for a ReLU / softmax net trained with AdamW
         CpuTrainer<double> a(pnn::Mlp<double>({20, 16, 8, 4}, 1, pnn::Activation::relu, pnn::Output::softmax));
-        pnn::Adam adam = adam_settings(2, batch, 0.01, 0.1);
+        const pnn::Adam adam = test::adam_settings(batch, 2, 5, 0.1, 0.01);
         a.fit(d, adam);
-        auto count_adam = [&](std::size_t iterations) {
-            adam.iterations = iterations;
-            const std::size_t before = allocations.load();
-            a.fit(d, adam);
-            return allocations.load() - before;
-        };
-        const std::size_t few_adam = count_adam(3), many_adam = count_adam(30);
+        const std::size_t few_adam = allocations_of_fit(a, d, adam, 3), many_adam = allocations_of_fit(a, d, adam, 30);
         CHECK(many_adam == few_adam);
         CHECK(few_adam <= 2);
     }

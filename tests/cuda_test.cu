@@ -45,13 +45,7 @@ void agrees_with_cpu(pnn::Activation activation, pnn::Output output) {
         // AdamW (decay, L2), full batch and mini-batch
         for (std::size_t batch : {std::size_t(0), std::size_t(96)}) {
             CAPTURE(batch);
-            pnn::Adam adam;
-            adam.learning_rate = 0.01;
-            adam.weight_decay = 0.01;
-            adam.lambda = 0.1;
-            adam.batch_size = batch;
-            adam.iterations = 25;
-            adam.seed = 5;
+            const pnn::Adam adam = test::adam_settings(batch, 25, 5, 0.1, 0.01);
             pnn::Trainer<pnn::Mlp<T>, pnn::Cpu> cpu_adam(net);
             pnn::Trainer<pnn::Mlp<T>, pnn::Cuda> gpu_adam(net, pnn::Local{}, pnn::Cuda{});
             const auto hc = cpu_adam.fit(data, adam);

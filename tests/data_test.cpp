@@ -324,14 +324,8 @@ TEST_CASE("checkpoint: n updates in one go equal k, save, load into a fresh trai
                                               : pnn::Mlp<double>({12, 10, 6, 4}, 5);
         auto settings = [&](std::size_t iterations) -> pnn::Optimizer {
             if (!adam) return test::sgd_settings(batch, iterations, 7);
-            pnn::Adam a;
-            a.learning_rate = 0.01;
-            a.weight_decay = 0.01;
-            a.lambda = 0.05;
+            pnn::Adam a = test::adam_settings(batch, iterations, 7, 0.05, 0.01);
             a.beta1 = 0.8;
-            a.batch_size = batch;
-            a.iterations = iterations;
-            a.seed = 7;
             return a;
         };
         pnn::Trainer<pnn::Mlp<double>> whole(initial);

@@ -141,13 +141,7 @@ TEST_CASE("every hidden unit and output, with Sgd and AdamW: Mpi trains Local's 
             CHECK(exact.net() == local_blocks.net());
 
             // AdamW (weight decay and L2) on the same net: Local's model, and bit for bit
-            pnn::Adam adam;
-            adam.learning_rate = 0.01;
-            adam.weight_decay = 0.01;
-            adam.lambda = 0.05;
-            adam.batch_size = batch;
-            adam.iterations = 20;
-            adam.seed = 9;
+            const pnn::Adam adam = test::adam_settings(batch, 20, 9, 0.05, 0.01);
             Trainer<pnn::Local> local_adam(net), local_adam_blocks(net, pnn::Local{64});
             const auto adam_history = local_adam.fit(data, adam);
             Trainer<Mpi> mpi_adam(net, comm), exact_adam(net, reproducible);
@@ -269,14 +263,7 @@ TEST_CASE("checkpoints are collective: written on all ranks, resumed on half of 
                 pnn::Sgd s = settings(batch);
                 s.iterations = iterations;
                 if (!adam) return s;
-                pnn::Adam a;
-                a.learning_rate = 0.01;
-                a.weight_decay = 0.01;
-                a.lambda = s.lambda;
-                a.batch_size = batch;
-                a.iterations = iterations;
-                a.seed = s.seed;
-                return a;
+                return test::adam_settings(batch, iterations, s.seed, s.lambda, 0.01);
             };
             Trainer<pnn::Local> whole(net, pnn::Local{reproducible});
             whole.fit(data, opt_for(n));

@@ -125,6 +125,20 @@ inline pnn::Sgd sgd_settings(std::size_t batch, std::size_t iterations, std::uin
     return opt;
 }
 
+// AdamW settings the tests share: learning rate 0.01, the other hyperparameters PyTorch's
+// defaults, with this batch (0 = full), update count, shuffle seed, L2 and weight decay.
+inline pnn::Adam adam_settings(std::size_t batch, std::size_t iterations, std::uint64_t seed, double lambda,
+                               double weight_decay) {
+    pnn::Adam a;
+    a.learning_rate = 0.01;
+    a.batch_size = batch;
+    a.iterations = iterations;
+    a.seed = seed;
+    a.lambda = lambda;
+    a.weight_decay = weight_decay;
+    return a;
+}
+
 // Runs f and returns the pnn::error message it throws ("" if it throws none).
 template <class F>
 std::string error_of(F&& f) {
