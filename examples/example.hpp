@@ -250,7 +250,7 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
                         o.checkpoint.c_str(), trainer.step(), describe(opt).c_str(), c.learning_rate, c.lambda, c.batch_size,
                         static_cast<unsigned long long>(c.seed));
     }
-    const Shared sgd = shared_of(opt);
+    const Shared plan = shared_of(opt);  // what either kind's settings say of the run
     if (!o.checkpoint.empty()) {  // Ctrl-C or a job's end: finish the update, save, stop
         // Without SA_RESTART: a write to stdout blocked on a full pipe returns (EINTR) when the
         // signal comes. mpirun stops reading the ranks' output once it is signalled, and rank 0,
@@ -270,24 +270,23 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
     comm.sum(&test_total, 1);
     std::string shape;
     for (std::size_t s : sizes) shape += (shape.empty() ? "" : "-") + std::to_string(s);
-    const std::string batch = sgd.batch_size ? "batch size " + std::to_string(sgd.batch_size) : "full batch";
-    std::string units;
-    for (pnn::Activation a : trainer.net().activations()) units += (units.empty() ? "" : "-") + std::string(pnn::name_of(a));
-    units = (units.empty() ? "" : units + " hidden units, ") + std::string(pnn::name_of(trainer.net().output())) + " output";
+    const std::string batch = plan.batch_size ? "batch size " + std::to_string(plan.batch_size) : "full batch";
+    const std::string hidden = pnn::names_of(trainer.net().activations());
+    const std::string units = (hidden.empty() ? "" : hidden + " hidden units, ") + std::string(pnn::name_of(trainer.net().output())) + " output";
     if (speak)
         std::printf("net %s (%s, %s), %zu training and %zu test samples, %s, %s, learning rate %g, %zu iterations%s\n",
-                    shape.c_str(), units.c_str(), o.precision.c_str(), train_total, test_total, batch.c_str(), describe(opt).c_str(), sgd.learning_rate,
-                    sgd.iterations, comm.size() > 1 ? (", " + std::to_string(comm.size()) + " ranks").c_str() : "");
+                    shape.c_str(), units.c_str(), o.precision.c_str(), train_total, test_total, batch.c_str(), describe(opt).c_str(), plan.learning_rate,
+                    plan.iterations, comm.size() > 1 ? (", " + std::to_string(comm.size()) + " ranks").c_str() : "");
 
     if (!o.weights_file.empty()) {  // the seed's course first evaluates the given weights
-        const double cost = trainer.cost(train_set, sgd.lambda), accuracy = trainer.accuracy(train_set);
+        const double cost = trainer.cost(train_set, plan.lambda), accuracy = trainer.accuracy(train_set);
         if (speak) std::printf("Cost at given weights: %.6f\nTraining set accuracy at given weights: %.2f%%\n", cost, 100 * accuracy);
-        if (sgd.iterations == 0) return 0;
+        if (plan.iterations == 0) return 0;
     }
 
-    pnn::Progress progress(sgd.iterations, "training", speak && ::isatty(STDERR_FILENO));
+    pnn::Progress progress(plan.iterations, "training", speak && ::isatty(STDERR_FILENO));
     std::vector<double> seconds;  // per iteration, for the median
-    seconds.reserve(std::min<std::size_t>(sgd.iterations, 1 << 20));
+    seconds.reserve(std::min<std::size_t>(plan.iterations, 1 << 20));
     auto last = clock::now();
     const auto start = last;
     std::size_t done = 0, stopped_by = 0;
@@ -296,7 +295,7 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
         seconds.push_back(std::chrono::duration<double>(now - last).count());
         last = now;
         done = i;
-        if (speak && o.print_every && (i % o.print_every == 0 || i == sgd.iterations) && stop_signal == 0)
+        if (speak && o.print_every && (i % o.print_every == 0 || i == plan.iterations) && stop_signal == 0)
             progress.print("iteration %zu, cost %.6f\n", i, cost);
         progress.update(i, cost);
         if (o.checkpoint.empty()) return true;
@@ -307,7 +306,7 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
             stopped_by = signal == SIGINT || signal == SIGTERM ? signal : SIGTERM;
             return false;
         }
-        if (o.checkpoint_every && i % o.checkpoint_every == 0 && i < sgd.iterations) trainer.save_checkpoint(o.checkpoint);
+        if (o.checkpoint_every && i % o.checkpoint_every == 0 && i < plan.iterations) trainer.save_checkpoint(o.checkpoint);
         return true;
     });
     const double total = std::chrono::duration<double>(clock::now() - start).count();
@@ -318,8 +317,8 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
             std::fprintf(stderr,
                          "stopped by %s after %zu of %zu iterations (update %zu); saved %s. To go on, run the same "
                          "command with --resume --iterations %zu\n",
-                         stopped_by == SIGINT ? "SIGINT" : "SIGTERM", done, sgd.iterations, trainer.step(), o.checkpoint.c_str(),
-                         sgd.iterations - done);
+                         stopped_by == SIGINT ? "SIGINT" : "SIGTERM", done, plan.iterations, trainer.step(), o.checkpoint.c_str(),
+                         plan.iterations - done);
         return 128 + int(stopped_by);
     }
 

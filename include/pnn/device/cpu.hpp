@@ -195,7 +195,7 @@ struct Cpu {
             for (std::size_t k = 0; k < z.cols; ++k) row[k] -= top;
             cost -= double(row[labels[i]]);
         }
-        map(fn::exponential{}, p, z.size(), const_cast<const T*>(p));
+        map(fn::exponential{}, p, z.size(), p);
         for (std::size_t i = 0; i < z.rows; ++i) {
             T* row = z.row(i);
             T sum = 0;

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "pnn/error.hpp"
 #include "pnn/nn/functions.hpp"
@@ -30,6 +31,13 @@ inline std::string_view name_of(Activation a) {
     }
 }
 inline std::string_view name_of(Output o) { return o == Output::softmax ? "softmax" : "sigmoid"; }
+
+// A list of activations as their names joined by '-' ("relu-tanh"), for messages and reports.
+inline std::string names_of(const std::vector<Activation>& hidden) {
+    std::string text;
+    for (Activation a : hidden) text += (text.empty() ? "" : "-") + std::string(name_of(a));
+    return text;
+}
 
 // From a name ("sigmoid", "tanh", "relu"); `what` names the setting in the error.
 inline Activation activation_named(std::string_view name, std::string_view what = "activation") {

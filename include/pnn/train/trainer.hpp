@@ -545,8 +545,7 @@ private:
         }
         if (s.activations != net_.activations() || s.output != net_.output()) {
             auto units = [](const std::vector<Activation>& hidden, Output out) {
-                std::string t;
-                for (Activation a : hidden) t += (t.empty() ? "" : "-") + std::string(name_of(a));
+                const std::string t = names_of(hidden);
                 return (t.empty() ? std::string("no hidden") : t + " hidden") + " units and a " + std::string(name_of(out)) + " output";
             };
             detail::fail(path, ": a checkpoint of a net with ", units(s.activations, s.output), ", but this trainer's net has ",
