@@ -239,6 +239,8 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
     const std::vector<std::size_t> sizes = net.sizes();
     pnn::Trainer<pnn::Mlp<T>, D, C> trainer(std::move(net), comm, std::move(device));
     trainer.record_stages(true);
+    // before any training: a run must not learn at its end that its work cannot be saved
+    if (!o.checkpoint.empty()) trainer.check_checkpoint_path(o.checkpoint);
     pnn::Optimizer opt = optimizer_of(o);
     if (o.resume) {  // the checkpoint's settings go on; --iterations counts what is still to run
         opt = trainer.load_checkpoint(o.checkpoint);
@@ -268,8 +270,7 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
     std::size_t train_total = train_set.size(), test_total = test_set.size();
     comm.sum(&train_total, 1);
     comm.sum(&test_total, 1);
-    std::string shape;
-    for (std::size_t s : sizes) shape += (shape.empty() ? "" : "-") + std::to_string(s);
+    const std::string shape = pnn::sizes_text(sizes);
     const std::string batch = plan.batch_size ? "batch size " + std::to_string(plan.batch_size) : "full batch";
     const std::string hidden = pnn::names_of(trainer.net().activations());
     const std::string units = (hidden.empty() ? "" : hidden + " hidden units, ") + std::string(pnn::name_of(trainer.net().output())) + " output";

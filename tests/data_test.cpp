@@ -304,6 +304,17 @@ TEST_CASE(".mat: bad files raise pnn::error naming the file and the problem") {
         Mat_Close(m);
         has(error_of([&] { pnn::load_mat<double>(path); }), "variable 'X': expected a 2-D matrix, found 3 dimensions");
     }
+    // A v4 variable whose size wraps in 64 bits: 2^31 x 2^31 complex doubles are 2^66 bytes, 0
+    // modulo 2^64, which a 64-bit product took for "no data" and let matio allocate for.
+    {
+        Bytes b(20);
+        const std::uint32_t header[5] = {0, 1u << 31, 1u << 31, 1, 2};  // double, rows, columns, complex, name length
+        std::memcpy(b.data(), header, sizeof header);
+        b.push_back('X'), b.push_back(0);
+        has(error_of([&] { pnn::load_mat<double>(write("wrap4.mat", b)); }),
+            "wrap4.mat: expected a well-formed MATLAB .mat file, found a v4 variable of 2147483648 x 2147483648 values and a "
+            "2-byte name where 2 bytes are left");
+    }
 }
 
 // ----- checkpoints
@@ -442,6 +453,13 @@ TEST_CASE("checkpoint: bad files and mismatched trainers raise pnn::error naming
         {variant("count.ckpt", [&](Bytes& b) { b[20] = 1; fix_crc(b); }), "expected 2 to 4096 layer sizes, found 1"},
         {variant("sizes.ckpt", [&](Bytes& b) { b[24] = 7; fix_crc(b); }), "parameters, but it says"},
         {variant("long.ckpt", [&](Bytes& b) { b.insert(b.end() - 4, 8, 0); fix_crc(b); }), "bytes for 43 parameters, found"},
+        // layer sizes 2^32 - 1 and 2^32: 2^32 x 2^32 parameters, which wrap to 0 in 64 bits
+        {variant("wrap.ckpt", [&](Bytes& b) {
+             const std::uint64_t sizes[2] = {(std::uint64_t(1) << 32) - 1, std::uint64_t(1) << 32};
+             std::memcpy(b.data() + 24, sizes, sizeof sizes);
+             fix_crc(b);
+         }),
+         "its layer sizes (4294967295-4294967296-3) take the parameter count past 2^64"},
         {scratch.dir.string(), "expected a regular file"},
     };
     pnn::Trainer<pnn::Mlp<double>> t(pnn::Mlp<double>({6, 4, 3}, 2));
@@ -647,6 +665,13 @@ TEST_CASE("bad input, counted: every malformed input and argument in one table r
         {"checkpoint: float64 into float32", [&] { return test::error_of([&] { pnn::Trainer<pnn::Mlp<float>>(pnn::Mlp<float>({6, 4, 3}, 1)).load_checkpoint(ckpt); }); }, "b_good.ckpt: a float64 checkpoint, but this trainer trains in float32"},
         {"checkpoint: another net", [&] { return test::error_of([&] { pnn::Trainer<pnn::Mlp<double>>(pnn::Mlp<double>({6, 5, 3}, 1)).load_checkpoint(ckpt); }); }, "b_good.ckpt: a checkpoint of a 6-4-3 net"},
         {"checkpoint: unwritable folder", [&] { return test::error_of([&] { ckpt_source.save_checkpoint(scratch / "b_nowhere/x.ckpt"); }); }, "b_nowhere/x.ckpt: cannot create a temporary file"},
+        {"checkpoint: a folder's path, checked before training", [&] { return test::error_of([&] { ckpt_source.check_checkpoint_path(scratch.dir.string()); }); }, "expected a checkpoint file's path, found a folder"},
+        // a billion updates: had training begun, the save would fail only at their end
+        {"mnist_nn --checkpoint in a missing folder", [&] { return command_line("mnist_nn", "--iterations 1000000000 --train-samples 10 --checkpoint /no/such/dir/x.ckpt"); }, "status 1: mnist_nn: pnn: /no/such/dir/x.ckpt: cannot create a temporary file beside it: No such file or directory"},
+        // sizes: counts that wrap, and memory this machine does not have
+        {"Mlp: sizes past 2^64 parameters", [&] { return test::error_of([&] { pnn::Mlp<double>({4294967295u, 4294967296u}, 1); }); }, "net sizes: layers 0 to 1 (4294967295 to 4294967296 units) take the parameter count past 2^64"},
+        {"Mlp: weights past this machine's memory", [&] { return test::error_of([&] { pnn::Mlp<double>({400, 100000000000u, 10}, 1); }); }, "net 400-100000000000-10: its weights: 41100000000010 values need 299.0 TiB, more than this machine's"},
+        {"mnist_nn --hidden 100000000", [&] { return command_line("mnist_nn", "--hidden 100000000 --train-samples 10"); }, "status 1: mnist_nn: pnn: net 784-100000000-10: its weights: 79500000010 values need 592.3 GiB, more than this machine's"},
         // the Trainer
         {"Trainer: inputs of the wrong width", [&] { return fit_error(pnn::Dataset<double>(narrow, data.y(), "narrow"), no_edit); }, "narrow: expected 6 features per sample"},
         {"Trainer: a label past the outputs", [&] { return fit_error(pnn::Dataset<double>(data.x(), bad_y, "bad_y"), no_edit); }, "bad_y: expected labels in 0..2"},

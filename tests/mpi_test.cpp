@@ -71,6 +71,50 @@ TEST_CASE("Mpi trains the same model as Local: placements, reductions, full batc
     }
 }
 
+TEST_CASE("transfers past an MPI count go in pieces: with the piece limit lowered, Local's model, checkpoints too") {
+    // 97 elements a call: rank 0's scatter of 1001 x 12 values goes by MPI_Send in pieces, sums
+    // and broadcasts in pieces, the reproducible mode's gather and a checkpoint's bytes by
+    // MPI_Bcast in pieces (the paths a dataset or checkpoint past 2^30 elements takes)
+    struct Lowered {
+        std::size_t was = pnn::detail::mpi_piece_limit();
+        Lowered() { pnn::detail::mpi_piece_limit() = 97; }
+        ~Lowered() { pnn::detail::mpi_piece_limit() = was; }
+    } lowered;
+    const std::size_t block = 64;
+    char name[] = "/tmp/pnn-mpi-pieces-XXXXXX";
+    std::uint64_t made = 0;
+    if (world_rank() == 0) made = ::mkdtemp(name) != nullptr;
+    MPI_Bcast(name, sizeof name, MPI_CHAR, 0, MPI_COMM_WORLD);
+    MPI_Bcast(&made, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    REQUIRE(made == 1);
+    const std::string path = std::string(name) + "/pieces.ckpt";
+    for (std::size_t reproducible : {std::size_t(0), block})
+        for (auto reduction : {pnn::Reduction::allreduce, pnn::Reduction::gather_bcast}) {
+            CAPTURE(reproducible);
+            CAPTURE(int(reduction));
+            Trainer<pnn::Local> local(initial, pnn::Local{reproducible});
+            const auto local_history = local.fit(data, settings(0));
+            Mpi comm(MPI_COMM_WORLD, Mpi::Options{reduction, pnn::Placement::automatic, reproducible});
+            Trainer<Mpi> mpi(initial, comm);
+            const auto history = mpi.fit(comm.rank() == 0 ? data : pnn::Dataset<double>(), settings(0));
+            if (reproducible) {
+                CHECK(mpi.net() == local.net());
+                CHECK(history == local_history);
+            } else {
+                CHECK(test::relative_difference(mpi.net(), local.net()) <= 1e-12);
+            }
+            mpi.save_checkpoint(path);
+            Trainer<Mpi> resumed(pnn::Mlp<double>({12, 10, 6, 4}, 77), comm);
+            resumed.load_checkpoint(path);  // 2.4 KB: 25 pieces
+            CHECK(resumed.net() == mpi.net());
+        }
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (world_rank() == 0) {
+        std::remove(path.c_str());
+        ::rmdir(name);
+    }
+}
+
 TEST_CASE("reproducible mode: bit-for-bit the same weights as Local, on any number of ranks") {
     const std::size_t block = 64;  // 1001 rows: 16 blocks, the last one of 41 rows
     for (std::size_t batch : {std::size_t(0), std::size_t(300)}) {
@@ -98,6 +142,16 @@ TEST_CASE("reproducible mode: bit-for-bit the same weights as Local, on any numb
             const auto g = mpi.gradient(passed, 0.1);
             for (std::size_t l = 0; l < g.size(); ++l) CHECK(g[l] == local_gradient[l]);
         }
+    }
+    // The control: with the mode off, 3 or more ranks sum in another order and the weights
+    // differ from Local's in the last bits (so the bit-for-bit checks above can fail).
+    if (world_size() >= 3) {
+        Trainer<pnn::Local> local(initial);
+        local.fit(data, settings(0));
+        Trainer<Mpi> mpi(initial, Mpi(MPI_COMM_WORLD));
+        mpi.fit(data, settings(0));
+        CHECK(!(mpi.net() == local.net()));
+        CHECK(test::relative_difference(mpi.net(), local.net()) <= 1e-12);
     }
     // shares that cut a block are refused, on every rank
     if (world_size() > 1) {
@@ -183,6 +237,19 @@ TEST_CASE("float nets: Mpi's costs and weights are Local's up to float rounding"
 // path where there is no GPU.
 struct StagedCpu : pnn::Cpu {
     static constexpr bool host_memory = false;
+    // transfers of arrays of values between "device" and host (not a mini-batch's row indices,
+    // not the cost's one value), counted, so that a test can tell whether staging happened
+    static inline std::size_t transfers = 0;
+    template <class T>
+    void copy_in(T* dst, const T* src, std::size_t n) const {
+        transfers += std::is_floating_point_v<T> && n > 1;
+        pnn::Cpu::copy_in(dst, src, n);
+    }
+    template <class T>
+    void copy_out(T* dst, const T* src, std::size_t n) const {
+        transfers += std::is_floating_point_v<T> && n > 1;
+        pnn::Cpu::copy_out(dst, src, n);
+    }
 };
 
 // For each batch size and reduction: a StagedCpu trainer over the communicator make(reduction)
@@ -196,8 +263,9 @@ void staged_gives_local(Make make, Check check) {
             Trainer<pnn::Local> local(initial);
             const auto local_history = local.fit(data, settings(batch));
             pnn::Trainer<pnn::Mlp<double>, StagedCpu, C> staged(initial, make(reduction));
+            StagedCpu::transfers = 0;
             const auto history = staged.fit(data, settings(batch));
-            check(history);
+            check(history, StagedCpu::transfers);
             CHECK(test::relative_difference(staged.net(), local.net()) <= 1e-12);
             REQUIRE(history.size() == local_history.size());
             for (std::size_t i = 0; i < history.size(); ++i)
@@ -207,7 +275,13 @@ void staged_gives_local(Make make, Check check) {
 
 TEST_CASE("a device whose memory is not the host's: staged sums give Local's model") {
     staged_gives_local<Mpi>([](pnn::Reduction r) { return Mpi(MPI_COMM_WORLD, Mpi::Options{r}); },
-                            [](const std::vector<double>&) {});
+                            [](const std::vector<double>& history, std::size_t transfers) {
+                                // Over several ranks every update stages the gradient out and back
+                                // (and the weights, for gather + bcast); over one, a sum is the
+                                // identity and nothing is staged (the final weights alone come out).
+                                if (world_size() > 1) CHECK(transfers >= 2 * history.size());
+                                else CHECK(transfers <= 1);
+                            });
 }
 
 // Mpi claiming to be CUDA-aware (as MPIX_Query_cuda_support says of such a build): the Trainer
@@ -225,14 +299,16 @@ struct DeviceReadingMpi : Mpi {
 };
 
 TEST_CASE("a CUDA-aware communicator is handed device buffers unstaged, and gives Local's model") {
-    CHECK(!Mpi{}.reads_device_memory());  // Debian's Open MPI is not CUDA-aware
+    // Mpi says what the MPI library says of itself (true of a CUDA-aware build at run time)
+    CHECK(Mpi{}.reads_device_memory() == pnn::detail::mpi_reads_device_memory());
     staged_gives_local<DeviceReadingMpi>(
         [](pnn::Reduction r) {
             device_memory_reductions = 0;
             return DeviceReadingMpi(MPI_COMM_WORLD, Mpi::Options{r});
         },
-        [](const std::vector<double>& history) {
+        [](const std::vector<double>& history, std::size_t transfers) {
             CHECK(device_memory_reductions == (world_size() > 1 ? int(history.size()) : 0));
+            CHECK(transfers <= 1);  // nothing staged: the final weights alone come out
         });
 }
 

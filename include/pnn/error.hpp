@@ -26,13 +26,18 @@ private:
 };
 
 namespace detail {
+// Joins any streamable pieces into one string.
+template <class... Parts>
+std::string text(Parts&&... parts) {
+    std::ostringstream out;
+    (out << ... << std::forward<Parts>(parts));
+    return out.str();
+}
+
 // Builds a message from any streamable pieces: fail("file ", path, ": expected ", a, ", found ", b).
 template <class... Parts>
 std::string message(Parts&&... parts) {
-    std::ostringstream out;
-    out << "pnn: ";
-    (out << ... << std::forward<Parts>(parts));
-    return out.str();
+    return text("pnn: ", std::forward<Parts>(parts)...);
 }
 
 template <class... Parts>

@@ -28,6 +28,7 @@
 #include "pnn/data/dataset.hpp"
 #include "pnn/error.hpp"
 #include "pnn/simd/level.hpp"
+#include "pnn/util/memory.hpp"
 
 namespace pnn {
 
@@ -95,10 +96,19 @@ inline std::uint64_t fingerprint(const void* bytes, std::size_t n, std::uint64_t
     return h ^ (h >> 32);
 }
 
-// MPI counts are int: split a buffer into pieces an int can count.
+// The most elements one MPI call carries. MPI's counts and displacements are int, so a larger
+// transfer goes in pieces of at most this many (half of INT_MAX, so that a count plus a
+// displacement of one piece cannot overflow either). Tests lower it to walk the piecewise paths
+// with small data; every rank must use the same value.
+inline std::size_t& mpi_piece_limit() {
+    static std::size_t most = std::size_t(std::numeric_limits<int>::max()) / 2;
+    return most;
+}
+
+// Splits n elements into pieces an MPI count can hold: f(offset, count) for each.
 template <class F>
 void in_int_pieces(std::size_t n, F&& f) {
-    constexpr std::size_t most = std::size_t(std::numeric_limits<int>::max()) / 2;
+    const std::size_t most = std::max<std::size_t>(1, mpi_piece_limit());
     for (std::size_t at = 0; at < n; at += most) f(at, int(std::min(most, n - at)));
 }
 }  // namespace detail
@@ -220,26 +230,35 @@ public:
     std::size_t reproducible_rows() const { return options_.reproducible_block; }
 
     void allgather_bytes(const std::vector<unsigned char>& in, std::vector<unsigned char>& out) const {
-        Watchdog::Watch watch(*handle_->watchdog, "the reproducible sum's gather (MPI_Allgatherv)");
+        Watchdog::Watch watch(*handle_->watchdog, "a gather of every rank's bytes (MPI_Allgatherv or MPI_Bcast)");
         const std::vector<std::uint64_t> sizes = allgather(in.size());
-        std::vector<int> counts(sizes.size()), displs(sizes.size());
-        std::size_t total = 0;
-        for (std::size_t r = 0; r < sizes.size(); ++r) {
-            if (total + sizes[r] > std::size_t(std::numeric_limits<int>::max()))
-                detail::fail("pnn::Mpi: more than 2 GiB to gather in one MPI_Allgatherv");
-            counts[r] = int(sizes[r]);
-            displs[r] = int(total);
-            total += sizes[r];
+        std::vector<std::size_t> at(sizes.size() + 1, 0);
+        for (std::size_t r = 0; r < sizes.size(); ++r) at[r + 1] = at[r] + std::size_t(sizes[r]);
+        out.resize(at.back());
+        if (at.back() <= detail::mpi_piece_limit()) {  // the common case: small, one call
+            std::vector<int> counts(sizes.size()), displs(sizes.size());
+            for (std::size_t r = 0; r < sizes.size(); ++r) {
+                counts[r] = int(sizes[r]);
+                displs[r] = int(at[r]);
+            }
+            detail::mpi_check(MPI_Allgatherv(in.data(), int(in.size()), MPI_BYTE, out.data(), counts.data(),
+                                             displs.data(), MPI_BYTE, handle_->comm),
+                              "MPI_Allgatherv");
+            return;
         }
-        out.resize(total);
-        detail::mpi_check(MPI_Allgatherv(in.data(), int(in.size()), MPI_BYTE, out.data(), counts.data(),
-                                         displs.data(), MPI_BYTE, handle_->comm),
-                          "MPI_Allgatherv");
+        // Past an int's reach (a checkpoint over 2 GiB): each rank's bytes in turn, broadcast
+        // from it in pieces.
+        if (!in.empty()) std::memcpy(out.data() + at[std::size_t(rank_)], in.data(), in.size());
+        for (int r = 0; r < size_; ++r)
+            detail::in_int_pieces(std::size_t(sizes[std::size_t(r)]), [&](std::size_t from, int count) {
+                detail::mpi_check(MPI_Bcast(out.data() + at[std::size_t(r)] + from, count, MPI_BYTE, r, handle_->comm),
+                                  "MPI_Bcast");
+            });
     }
 
     template <class T>
     Shard<T> distribute(const Dataset<T>& data) const {
-        Watchdog::Watch watch(*handle_->watchdog, "the data's distribution (MPI_Allgather, MPI_Scatterv)");
+        Watchdog::Watch watch(*handle_->watchdog, "the data's distribution (MPI_Allgather, MPI_Scatterv or MPI_Send)");
         const std::uint64_t rows = data.size(), width = data.empty() ? 0 : data.features();
         std::vector<std::uint64_t> all_rows = allgather(rows), all_widths = allgather(width);
         std::uint64_t total = 0, common_width = 0;
@@ -398,34 +417,54 @@ private:
                                     "holds its own rows");
     }
 
-    // Rank 0's m rows of width n go out in even shares (MPI_Scatterv); this rank keeps its own.
+    // Rank 0's m rows of width n go out in even shares; this rank keeps its own.
     template <class T>
     Shard<T> scatter(const Dataset<T>& data, std::size_t m, std::size_t n) const {
         const std::size_t lo = first_row(m, rank_), hi = first_row(m, rank_ + 1);
-        if (m * n / std::size_t(size_) > std::size_t(std::numeric_limits<int>::max()) / 2)
-            detail::fail(data.name(), ": a share of ", m * n / std::size_t(size_),
-                         " values is too large for one MPI_Scatterv; load each rank's rows instead (pnn::Rows)");
-        const auto ranks = std::size_t(size_);
-        std::vector<int> counts(ranks), displs(ranks), label_counts(ranks), label_displs(ranks);
-        for (int r = 0; r < size_; ++r) {
-            const std::size_t a = first_row(m, r), b = first_row(m, r + 1);
-            counts[std::size_t(r)] = int((b - a) * n);
-            displs[std::size_t(r)] = int(a * n);
-            label_counts[std::size_t(r)] = int(b - a);
-            label_displs[std::size_t(r)] = int(a);
-        }
-        xt::xtensor<T, 2> x = xt::xtensor<T, 2>::from_shape({hi - lo, n});
-        xt::xtensor<int, 1> y = xt::xtensor<int, 1>::from_shape({hi - lo});
+        // (a failure here is this rank's alone: the watchdog stops the others)
+        auto x = detail::allocating((hi - lo) * n, sizeof(T), data.name() + ": this rank's share of the rows",
+                                    [&] { return xt::xtensor<T, 2>::from_shape({hi - lo, n}); });
+        auto y = xt::xtensor<int, 1>::from_shape({hi - lo});
         const bool root = rank_ == 0;
-        detail::mpi_check(MPI_Scatterv(root ? data.x().data() : nullptr, counts.data(), displs.data(),
-                                       detail::mpi_type<T>(), x.data(), int(x.size()), detail::mpi_type<T>(), 0,
-                                       handle_->comm),
-                          "MPI_Scatterv");
-        detail::mpi_check(MPI_Scatterv(root ? data.y().data() : nullptr, label_counts.data(), label_displs.data(),
-                                       MPI_INT, y.data(), int(y.size()), MPI_INT, 0, handle_->comm),
-                          "MPI_Scatterv");
+        scatter_rows(root ? data.x().data() : nullptr, x.data(), m, n);
+        scatter_rows(root ? data.y().data() : nullptr, y.data(), m, 1);
         auto storage = std::make_shared<const Dataset<T>>(std::move(x), std::move(y), data.name());
         return {storage->x_ref(), storage->labels_data(), lo, m, storage};
+    }
+
+    // Rank r receives rows [first_row(m, r), first_row(m, r + 1)) of rank 0's m x width values
+    // into mine: one MPI_Scatterv while every count and displacement fits an MPI count, else
+    // (more than 2^30 values) rank 0 sends each rank its rows in pieces, in rank order.
+    template <class U>
+    void scatter_rows(const U* all, U* mine, std::size_t m, std::size_t width) const {
+        const auto ranks = std::size_t(size_);
+        const std::size_t own = (first_row(m, rank_ + 1) - first_row(m, rank_)) * width;
+        if (m * width <= detail::mpi_piece_limit()) {
+            std::vector<int> counts(ranks), displs(ranks);
+            for (std::size_t r = 0; r < ranks; ++r) {
+                counts[r] = int((first_row(m, int(r) + 1) - first_row(m, int(r))) * width);
+                displs[r] = int(first_row(m, int(r)) * width);
+            }
+            detail::mpi_check(MPI_Scatterv(all, counts.data(), displs.data(), detail::mpi_type<U>(), mine, int(own),
+                                           detail::mpi_type<U>(), 0, handle_->comm),
+                              "MPI_Scatterv");
+            return;
+        }
+        constexpr int tag = 1;
+        if (rank_ != 0) {
+            detail::in_int_pieces(own, [&](std::size_t at, int count) {
+                detail::mpi_check(MPI_Recv(mine + at, count, detail::mpi_type<U>(), 0, tag, handle_->comm, MPI_STATUS_IGNORE),
+                                  "MPI_Recv");
+            });
+            return;
+        }
+        if (own > 0) std::memcpy(mine, all, own * sizeof(U));
+        for (int r = 1; r < size_; ++r) {
+            const U* rows = all + first_row(m, r) * width;
+            detail::in_int_pieces((first_row(m, r + 1) - first_row(m, r)) * width, [&](std::size_t at, int count) {
+                detail::mpi_check(MPI_Send(rows + at, count, detail::mpi_type<U>(), r, tag, handle_->comm), "MPI_Send");
+            });
+        }
     }
 
     std::shared_ptr<Handle> handle_;

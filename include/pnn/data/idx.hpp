@@ -21,6 +21,7 @@
 
 #include "pnn/data/dataset.hpp"
 #include "pnn/error.hpp"
+#include "pnn/util/memory.hpp"
 
 namespace pnn {
 
@@ -190,7 +191,10 @@ xt::xtensor<T, 2> load_idx_images(const std::string& path, Rows rows = {}) {
     detail::check_rows(f, rows);
     std::array<T, 256> scale;
     for (int v = 0; v < 256; ++v) scale[v] = T(v / 255.0);
-    xt::xtensor<T, 2> x = xt::xtensor<T, 2>::from_shape({rows.hi - rows.lo, f.header().per_sample()});
+    const std::size_t m = rows.hi - rows.lo, n = f.header().per_sample();
+    xt::xtensor<T, 2> x = detail::allocating(m * n, sizeof(T), path + ": its images", [&] {
+        return xt::xtensor<T, 2>::from_shape({m, n});
+    });
     T* out = x.data();
     f.read_samples(rows.lo, rows.hi, [&](const unsigned char* b, std::size_t n) {
         for (std::size_t i = 0; i < n; ++i) *out++ = scale[b[i]];
@@ -202,7 +206,9 @@ xt::xtensor<T, 2> load_idx_images(const std::string& path, Rows rows = {}) {
 inline xt::xtensor<int, 1> load_idx_labels(const std::string& path, int classes = 10, Rows rows = {}) {
     detail::IdxFile f(path, 1, 1, "label");
     detail::check_rows(f, rows);
-    xt::xtensor<int, 1> y = xt::xtensor<int, 1>::from_shape({rows.hi - rows.lo});
+    xt::xtensor<int, 1> y = detail::allocating(rows.hi - rows.lo, sizeof(int), path + ": its labels", [&] {
+        return xt::xtensor<int, 1>::from_shape({rows.hi - rows.lo});
+    });
     std::size_t i = 0;
     f.read_samples(rows.lo, rows.hi, [&](const unsigned char* b, std::size_t n) {
         for (std::size_t k = 0; k < n; ++k, ++i) {

@@ -28,6 +28,7 @@
 #include "pnn/data/mat_check.hpp"
 #include "pnn/error.hpp"
 #include "pnn/nn/mlp.hpp"
+#include "pnn/util/memory.hpp"
 
 namespace pnn {
 
@@ -116,7 +117,7 @@ public:
         const std::size_t n = m.rows * m.cols;
         if (n > 0 && (!v->data || v->nbytes < n * std::size_t(v->data_size)))
             fail(what, ": the file holds no data for its ", m.rows, " x ", m.cols, " elements");
-        m.data.resize(n);
+        allocating(n, sizeof(double), what, [&] { m.data.resize(n); });
         for (std::size_t j = 0; j < m.cols; ++j)  // column-major in, row-major out
             for (std::size_t i = 0; i < m.rows; ++i) m.data[i * m.cols + j] = element(v.get(), i + j * m.rows, what);
         return m;

@@ -159,12 +159,13 @@ private:
             const std::uint32_t type = h[0] % 10000, precision = (type / 10) % 10;
             static const std::size_t bytes_of[] = {8, 4, 4, 2, 2, 1};
             if (precision > 5) bad("a v4 variable of unknown precision " + std::to_string(precision));
-            const std::uint64_t values = std::uint64_t(h[1]) * h[2] * (h[3] ? 2 : 1);
-            const std::uint64_t need = std::uint64_t(h[4]) + values * bytes_of[precision];
+            // in 128 bits: rows x columns x 2 (complex) x 8 bytes can pass 2^64 and wrap
+            using wide = unsigned __int128;
+            const wide need = wide(h[4]) + wide(h[1]) * h[2] * (h[3] ? 2 : 1) * bytes_of[precision];
             if (need > n - 20)
                 bad("a v4 variable of " + std::to_string(h[1]) + " x " + std::to_string(h[2]) + " values and a " +
                     std::to_string(h[4]) + "-byte name where " + std::to_string(n - 20) + " bytes are left");
-            p += 20 + need;
+            p += 20 + std::size_t(need);
             n -= 20 + std::size_t(need);
         }
     }

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <random>
+#include <string>
 #include <vector>
 #include <xtensor/xadapt.hpp>
 #include <xtensor/xtensor.hpp>
@@ -14,6 +15,7 @@
 #include "pnn/error.hpp"
 #include "pnn/nn/layout.hpp"
 #include "pnn/nn/units.hpp"
+#include "pnn/util/memory.hpp"
 
 namespace pnn {
 
@@ -38,7 +40,8 @@ public:
         : layout_(checked(std::move(sizes))), hidden_(hidden_units(layout_, std::move(activations))), output_(output) {
         if (output_ == Output::softmax && outputs() < 2)
             detail::fail("Mlp output: softmax expects at least 2 output units, found ", outputs());
-        params_.resize(layout_.parameter_count());
+        const std::size_t n = layout_.parameter_count();
+        detail::allocating(n, sizeof(T), "net " + sizes_text(layout_.sizes()) + ": its weights", [&] { params_.resize(n); });
         randomize(seed);
     }
     Mlp(std::vector<std::size_t> sizes, std::uint64_t seed, Activation activation, Output output = Output::sigmoid)

@@ -35,7 +35,10 @@ inline std::string_view name_of(Output o) { return o == Output::softmax ? "softm
 // A list of activations as their names joined by '-' ("relu-tanh"), for messages and reports.
 inline std::string names_of(const std::vector<Activation>& hidden) {
     std::string text;
-    for (Activation a : hidden) text += (text.empty() ? "" : "-") + std::string(name_of(a));
+    for (Activation a : hidden) {
+        if (!text.empty()) text += '-';
+        text += name_of(a);
+    }
     return text;
 }
 

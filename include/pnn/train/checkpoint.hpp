@@ -53,6 +53,7 @@
 #include "pnn/train/adam.hpp"
 #include "pnn/train/optimizer.hpp"
 #include "pnn/train/sgd.hpp"
+#include "pnn/util/memory.hpp"
 
 namespace pnn {
 
@@ -226,8 +227,13 @@ inline CheckpointView decode(const std::vector<unsigned char>& bytes, const std:
     }
     h.step = r.get<std::uint64_t>("the step");
     const auto p = r.get<std::uint64_t>("the parameter count");
-    if (p != parameter_count(h.sizes))
-        detail::fail(path, ": its sizes make ", parameter_count(h.sizes), " parameters, but it says ", p);
+    std::size_t sized = 0;
+    try {
+        sized = parameter_count(h.sizes);
+    } catch (const error&) {
+        detail::fail(path, ": its layer sizes (", sizes_text(h.sizes), ") take the parameter count past 2^64");
+    }
+    if (p != sized) detail::fail(path, ": its sizes make ", sized, " parameters, but it says ", p);
     const auto kind = v >= 2 ? r.get<std::uint32_t>("the optimizer") : sgd_optimizer;
     if (kind == sgd_optimizer) {
         Sgd s;
@@ -260,6 +266,9 @@ inline CheckpointView decode(const std::vector<unsigned char>& bytes, const std:
     }
     if (r.at() - header_start != header_bytes)
         detail::fail(path, ": its header says ", header_bytes, " bytes, found ", r.at() - header_start);
+    // (a count whose arrays could not fit in the file fails before its bytes are multiplied out)
+    if (p > (bytes.size() - r.at()) / h.element_bytes / (1 + arrays))
+        detail::fail(path, ": its sizes make ", p, " parameters, more than its ", bytes.size(), " bytes can hold");
     c.payload_bytes = std::size_t(p) * h.element_bytes;
     if (bytes.size() != r.at() + (1 + arrays) * c.payload_bytes + 4)
         detail::fail(path, ": expected ", r.at() + (1 + arrays) * c.payload_bytes + 4, " bytes for ", p, " parameters, found ",
@@ -289,15 +298,37 @@ inline void write_all(int fd, const unsigned char* p, std::size_t n, const std::
 // file or the new one, never a broken one: a temporary file in the same folder, written and
 // flushed to disk (fsync), renamed over path, and the folder synced so that the rename itself is
 // on disk. The pieces are written where they lie: a checkpoint's arrays are never copied.
-inline void write_atomically(const std::string& path, const std::vector<Piece>& pieces) {
-    const std::size_t slash = path.find_last_of('/');
-    const std::string folder = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-    std::string tmp = path + ".tmp.XXXXXX";
+namespace detail_io {
+// A new empty file beside path (path.tmp.XXXXXX), open for writing; its name goes to tmp.
+inline int temporary_beside(const std::string& path, std::string& tmp) {
+    struct stat st{};
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+        detail::fail(path, ": expected a checkpoint file's path, found a folder");
+    tmp = path + ".tmp.XXXXXX";
     std::vector<char> name(tmp.begin(), tmp.end());
     name.push_back('\0');
     const int fd = ::mkstemp(name.data());
-    if (fd < 0) detail::fail(path, ": cannot create a temporary file beside it: ", detail_io::error_text());
+    if (fd < 0) detail::fail(path, ": cannot create a temporary file beside it: ", error_text());
     tmp = name.data();
+    return fd;
+}
+}  // namespace detail_io
+
+// Whether a checkpoint could be written to path (its folder exists and takes new files, and
+// path is not a folder): creates and removes a temporary file there. For programs to call
+// before training, so that a run does not learn at its end that its work cannot be saved.
+inline void check_writable(const std::string& path) {
+    std::string tmp;
+    const int fd = detail_io::temporary_beside(path, tmp);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+}
+
+inline void write_atomically(const std::string& path, const std::vector<Piece>& pieces) {
+    const std::size_t slash = path.find_last_of('/');
+    const std::string folder = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+    std::string tmp;
+    const int fd = detail_io::temporary_beside(path, tmp);
     try {
         for (const Piece& piece : pieces) detail_io::write_all(fd, piece.data, piece.size, tmp);
         if (::fchmod(fd, 0644) != 0 || ::fsync(fd) != 0) detail::fail(tmp, ": cannot flush to disk: ", detail_io::error_text());
@@ -347,7 +378,13 @@ inline std::vector<unsigned char> read_file(const std::string& path) {
         ::close(fd);
         detail::fail(path, ": expected a regular file");
     }
-    std::vector<unsigned char> bytes(std::size_t(st.st_size));
+    std::vector<unsigned char> bytes;
+    try {
+        bytes = detail::allocating(std::size_t(st.st_size), 1, path, [&] { return std::vector<unsigned char>(std::size_t(st.st_size)); });
+    } catch (...) {
+        ::close(fd);
+        throw;
+    }
     std::size_t got = 0;
     while (got < bytes.size()) {
         const ssize_t r = ::read(fd, bytes.data() + got, bytes.size() - got);

@@ -14,6 +14,7 @@
 #include "pnn/nn/functions.hpp"
 #include "pnn/train/adam.hpp"
 #include "pnn/train/sgd.hpp"
+#include "pnn/util/memory.hpp"
 
 namespace pnn {
 
@@ -62,7 +63,9 @@ public:
         steps_ = steps;
         arrays_.clear();
         for (std::size_t i = 0; i < (kind == 1 ? 2u : 1u); ++i) {
-            arrays_.push_back(dev_->template make_buffer<T>(n_));
+            arrays_.push_back(detail::allocating(n_, sizeof(T), "the optimizer's state", [&] {
+                return dev_->template make_buffer<T>(n_);
+            }, D::host_memory));
             dev_->fill(dev_->data(arrays_.back()), n_, T(0));
         }
     }

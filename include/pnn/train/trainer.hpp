@@ -28,6 +28,7 @@
 #include "pnn/train/sgd.hpp"
 #include "pnn/train/shuffle.hpp"
 #include "pnn/train/stages.hpp"
+#include "pnn/util/memory.hpp"
 
 namespace pnn {
 
@@ -54,11 +55,15 @@ public:
     explicit Trainer(Net net, C comm = C{}, D device = D{})
         : net_(std::move(net)), comm_(std::move(comm)), dev_(std::move(device)), bp_(dev_, net_.layout(), net_.activations(), net_.output()) {
         const std::size_t p = net_.parameter_count();
+        agree_on_checks("the trainer's memory", [&] { check_memory(0); });
         comm_.agree(shape_hash(), "the net's layer sizes, units and element type");
         comm_.broadcast(net_.parameters(), p);
-        theta_ = dev_.template make_buffer<T>(p);
-        grad_ = dev_.template make_buffer<T>(p + 1);  // + the spare element reduce_gradient may use
-        mask_ = dev_.template make_buffer<T>(p);
+        auto buffer = [&](std::size_t n, const char* what) {
+            return detail::allocating(n, sizeof(T), what, [&] { return dev_.template make_buffer<T>(n); }, D::host_memory);
+        };
+        theta_ = buffer(p, "the trainer's weights");
+        grad_ = buffer(p + 1, "the trainer's gradient");  // + the spare element reduce_gradient may use
+        mask_ = buffer(p, "the trainer's weight mask");
         dev_.copy_in(dev_.data(theta_), net_.parameters(), p);
         dev_.copy_in(dev_.data(mask_), net_.layout().template weight_mask<T>().data(), p);
         batch_index_ = dev_.template make_buffer<std::size_t>(bp_.block_rows());
@@ -120,6 +125,7 @@ public:
         } recording{clock_};
         clock_.on = record_;
         const Resident r = resident(data);
+        if (!optimizer_.kind()) agree_on_checks("the optimizer's memory", [&] { check_memory(detail::state_arrays(opt)); });
         try {
             opt.validate(r.shard.global_rows);  // the same settings and count on every rank
             optimizer_.begin(opt);              // the same state's kind on every rank
@@ -217,6 +223,14 @@ public:
         });
     }
 
+    // Fails (pnn::error, on every rank) unless a checkpoint could be saved to path now: call it
+    // before a long fit that saves one. Collective under Mpi: rank 0, which writes, checks.
+    void check_checkpoint_path(const std::string& path) {
+        agree_on_checks(path, [&] {
+            if (comm_.rank() == 0) checkpoint::check_writable(path);
+        });
+    }
+
     // Continues from a checkpoint: its weights, optimizer state (of its kind), step count and
     // settings replace this trainer's. Everything is checked first (magic, version, checksum, length, element
     // type, the net's sizes and units); on any failure it throws pnn::error naming the file and what is
@@ -285,6 +299,18 @@ private:
     }
 
     void lap(double StageTimes::*stage) { clock_.lap(stage, dev_); }
+
+    // Before allocating: the net's parameters held 4 + state_arrays times in host memory (the
+    // net, the weights, the gradient, the bias mask, the optimizer's arrays) must fit this
+    // machine (a device with its own memory reports its own allocation failures).
+    void check_memory(std::size_t state_arrays) const {
+        if constexpr (D::host_memory)
+            detail::check_fits((4 + state_arrays) * net_.parameter_count(), sizeof(T),
+                               detail::text("a trainer of net ", sizes_text(net_.sizes()), " (its ",
+                                               net_.parameter_count(), " parameters held ", 4 + state_arrays,
+                                               " times: the net, the weights, the gradient, the bias mask",
+                                               state_arrays ? " and the optimizer's state" : "", ")"));
+    }
 
     static void check_lambda(double lambda) {
         if (!(lambda >= 0) || !std::isfinite(lambda)) detail::fail("lambda: expected a finite value >= 0, found ", lambda);
