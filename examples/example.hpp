@@ -36,6 +36,7 @@ struct Options {
     std::string weights_file;  // a .mat net (Theta1, Theta2, ...) to start from (mnist_nn only)
     bool zero_based = false;   // .mat labels are classes as they are, not the seed's 1..10
     std::string checkpoint;    // where checkpoints go (and --resume reads)
+    std::string timeline;      // where the training's timeline goes (Chrome trace JSON)
     std::size_t checkpoint_every = 0;
     bool resume = false;
 };
@@ -129,6 +130,9 @@ inline void add_options(CLI::App& app, Options& o) {
                  "continue from --checkpoint: its weights, optimizer state and settings; --iterations then counts the "
                  "updates still to run")
         ->needs(checkpoint);
+    app.add_option("--timeline", o.timeline,
+                   "write every stage of every step on every rank to this file as Chrome trace JSON (open it in "
+                   "ui.perfetto.dev or chrome://tracing); times the stages as the table does");
 #if defined(__CUDACC__)
     app.add_option("--device", o.device, "cpu, or cuda (one GPU per rank: the local rank's)")
         ->capture_default_str()
@@ -240,7 +244,11 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
     pnn::Trainer<pnn::Mlp<T>, D, C> trainer(std::move(net), comm, std::move(device));
     trainer.record_stages(true);
     // before any training: a run must not learn at its end that its work cannot be saved
-    if (!o.checkpoint.empty()) trainer.check_checkpoint_path(o.checkpoint);
+    if (!o.checkpoint.empty()) trainer.check_writable(o.checkpoint);
+    if (!o.timeline.empty()) {
+        trainer.check_writable(o.timeline);
+        trainer.record_timeline(true);
+    }
     pnn::Optimizer opt = optimizer_of(o);
     if (o.resume) {  // the checkpoint's settings go on; --iterations counts what is still to run
         opt = trainer.load_checkpoint(o.checkpoint);
@@ -313,6 +321,10 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
     const double total = std::chrono::duration<double>(clock::now() - start).count();
     progress.finish();
     if (!o.checkpoint.empty()) trainer.save_checkpoint(o.checkpoint);
+    if (!o.timeline.empty()) {
+        trainer.write_timeline(o.timeline);
+        if (speak) std::printf("timeline of %zu events on rank 0 written to %s\n", trainer.timeline().events().size(), o.timeline.c_str());
+    }
     if (stopped_by != 0) {
         if (speak)
             std::fprintf(stderr,

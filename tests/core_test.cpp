@@ -662,6 +662,73 @@ TEST_CASE("stage timing: recorded in fit when asked, nothing otherwise") {
     CHECK(t.stages().iterations == 0);
 }
 
+TEST_CASE("timeline: every stage of every step as Chrome trace JSON, within its bound; nothing when off") {
+    const auto d = test::blobs<double>(2000, 30, 4, 3);
+    CpuTrainer<double> t(pnn::Mlp<double>({30, 20, 4}, 1));
+    pnn::Sgd opt;
+    opt.iterations = 4;
+    t.fit(d, opt);
+    CHECK(t.timeline().events().empty());  // off by default
+    t.record_timeline(true);
+    t.fit(d, opt);
+    t.cost(d);  // evaluations are not recorded
+    const auto& events = t.timeline().events();
+    // each step (5 to 8: the trainer's count goes on) has its forward and backprop blocks, then
+    // the wait, the reduction, the update and the bcast (empty here); the first, the scatter
+    std::vector<std::string> seen(9);
+    double last_end = 0;
+    for (const auto& e : events) {
+        CHECK(e.begin >= last_end);  // one rank's stages do not overlap, and come in order
+        CHECK(e.end >= e.begin);
+        last_end = e.end;
+        REQUIRE(e.step >= 5);
+        REQUIRE(e.step <= 8);
+        if (seen[e.step].empty() || seen[e.step].back() != pnn::name_of(e.stage)[0]) seen[e.step] += pnn::name_of(e.stage)[0];
+    }
+    // (collapsed to one letter a run: s scatter, f forward, b backprop, w wait, r reduction,
+    // u update, b bcast; as many f-b pairs as the 2000 rows make blocks)
+    auto blocks_then_rest = [](std::string s) {
+        if (s.size() < 6 || s.substr(s.size() - 4) != "wrub") return false;
+        s.resize(s.size() - 4);
+        for (std::size_t i = 0; i < s.size(); i += 2)
+            if (s.compare(i, 2, "fb") != 0) return false;
+        return true;
+    };
+    CHECK(seen[5].substr(0, 1) == "s");
+    CHECK(blocks_then_rest(seen[5].substr(1)));
+    for (unsigned k = 6; k <= 8; ++k) CHECK(blocks_then_rest(seen[k]));
+    CHECK(t.timeline().dropped() == 0);
+    // the file: the same events, in microseconds, one process
+    const std::string path = "/tmp/pnn-core-timeline-" + std::to_string(::getpid()) + ".json";
+    t.write_timeline(path);
+    const test::Trace trace = test::read_trace(path);
+    CHECK(trace.well_formed);
+    REQUIRE(trace.events.size() == events.size());
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        CHECK(trace.events[i].name == pnn::name_of(events[i].stage));
+        CHECK(trace.events[i].step == events[i].step);
+        CHECK(trace.events[i].pid == 0);
+        CHECK(trace.events[i].ts == doctest::Approx(1e6 * events[i].begin).epsilon(1e-6));
+        CHECK(trace.events[i].dur >= 0);
+    }
+    CHECK(trace.processes == std::vector<int>{0});
+    CHECK(trace.dropped == "0");
+    // bounded: 5 events kept, the rest counted
+    const std::size_t unbounded = events.size();
+    t.record_timeline(true, 5);  // (forgets the events above)
+    t.fit(d, opt);
+    CHECK(t.timeline().events().size() == 5);
+    CHECK(t.timeline().dropped() == unbounded - 5);  // as many events as the same fit made before
+    t.write_timeline(path);
+    CHECK(test::read_trace(path).dropped == std::to_string(t.timeline().dropped()));
+    std::remove(path.c_str());
+    CHECK(test::error_of([&] { t.record_timeline(true, 0); }).find("record_timeline: expected room for at least 1 event") !=
+          std::string::npos);
+    // a file that cannot be written is an error naming it
+    CHECK(test::error_of([&] { t.write_timeline("/no/such/dir/t.json"); }).find("/no/such/dir/t.json: cannot create") !=
+          std::string::npos);
+}
+
 // Runs f in a child process; returns its exit status and what it wrote to stderr.
 template <class F>
 std::pair<int, std::string> in_child(F&& f) {

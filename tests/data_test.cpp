@@ -665,9 +665,10 @@ TEST_CASE("bad input, counted: every malformed input and argument in one table r
         {"checkpoint: float64 into float32", [&] { return test::error_of([&] { pnn::Trainer<pnn::Mlp<float>>(pnn::Mlp<float>({6, 4, 3}, 1)).load_checkpoint(ckpt); }); }, "b_good.ckpt: a float64 checkpoint, but this trainer trains in float32"},
         {"checkpoint: another net", [&] { return test::error_of([&] { pnn::Trainer<pnn::Mlp<double>>(pnn::Mlp<double>({6, 5, 3}, 1)).load_checkpoint(ckpt); }); }, "b_good.ckpt: a checkpoint of a 6-4-3 net"},
         {"checkpoint: unwritable folder", [&] { return test::error_of([&] { ckpt_source.save_checkpoint(scratch / "b_nowhere/x.ckpt"); }); }, "b_nowhere/x.ckpt: cannot create a temporary file"},
-        {"checkpoint: a folder's path, checked before training", [&] { return test::error_of([&] { ckpt_source.check_checkpoint_path(scratch.dir.string()); }); }, "expected a checkpoint file's path, found a folder"},
+        {"checkpoint: a folder's path, checked before training", [&] { return test::error_of([&] { ckpt_source.check_writable(scratch.dir.string()); }); }, "expected a checkpoint file's path, found a folder"},
         // a billion updates: had training begun, the save would fail only at their end
         {"mnist_nn --checkpoint in a missing folder", [&] { return command_line("mnist_nn", "--iterations 1000000000 --train-samples 10 --checkpoint /no/such/dir/x.ckpt"); }, "status 1: mnist_nn: pnn: /no/such/dir/x.ckpt: cannot create a temporary file beside it: No such file or directory"},
+        {"mnist_nn --timeline in a missing folder", [&] { return command_line("mnist_nn", "--iterations 1000000000 --train-samples 10 --timeline /no/such/dir/t.json"); }, "status 1: mnist_nn: pnn: /no/such/dir/t.json: cannot create a temporary file beside it"},
         // sizes: counts that wrap, and memory this machine does not have
         {"Mlp: sizes past 2^64 parameters", [&] { return test::error_of([&] { pnn::Mlp<double>({4294967295u, 4294967296u}, 1); }); }, "net sizes: layers 0 to 1 (4294967295 to 4294967296 units) take the parameter count past 2^64"},
         {"Mlp: weights past this machine's memory", [&] { return test::error_of([&] { pnn::Mlp<double>({400, 100000000000u, 10}, 1); }); }, "net 400-100000000000-10: its weights: 41100000000010 values need 299.0 TiB, more than this machine's"},

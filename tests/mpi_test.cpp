@@ -375,6 +375,49 @@ TEST_CASE("checkpoints are collective: written on all ranks, resumed on half of 
     }
 }
 
+TEST_CASE("timeline under Mpi: rank 0 writes every rank's events, one process a rank") {
+    char name[] = "/tmp/pnn-mpi-timeline-XXXXXX";
+    std::uint64_t made = 0;
+    if (world_rank() == 0) made = ::mkdtemp(name) != nullptr;
+    MPI_Bcast(name, sizeof name, MPI_CHAR, 0, MPI_COMM_WORLD);
+    MPI_Bcast(&made, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    REQUIRE(made == 1);
+    const std::string path = std::string(name) + "/timeline.json";
+    Trainer<Mpi> t(initial, Mpi(MPI_COMM_WORLD));
+    t.record_timeline(true);
+    t.fit(data, settings(0));
+    t.write_timeline(path);
+    // every rank's count of events, on rank 0
+    std::uint64_t mine = t.timeline().events().size();
+    const auto ranks_count = std::size_t(world_size());
+    std::vector<std::uint64_t> counts(ranks_count);
+    MPI_Gather(&mine, 1, MPI_UINT64_T, counts.data(), 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    CHECK(mine >= 1 + 5 * settings(0).iterations);  // the scatter, then each step's stages
+    if (world_rank() == 0) {
+        const test::Trace trace = test::read_trace(path);
+        CHECK(trace.well_formed);
+        std::vector<int> ranks(ranks_count);
+        for (int r = 0; r < world_size(); ++r) ranks[std::size_t(r)] = r;
+        CHECK(trace.processes == ranks);
+        std::vector<std::uint64_t> found(ranks_count, 0);
+        std::vector<unsigned> reductions(ranks_count, 0);
+        for (const auto& e : trace.events) {
+            REQUIRE(e.pid >= 0);
+            REQUIRE(e.pid < world_size());
+            ++found[std::size_t(e.pid)];
+            reductions[std::size_t(e.pid)] += e.name == "reduction";
+            CHECK(e.ts >= 0);  // every rank's clock starts at the same barrier, before any event
+        }
+        CHECK(found == counts);
+        for (unsigned n : reductions) CHECK(n == settings(0).iterations);
+        std::string zeros;
+        for (int r = 0; r < world_size(); ++r) zeros += r ? ",0" : "0";
+        CHECK(trace.dropped == zeros);
+        std::remove(path.c_str());
+        ::rmdir(name);
+    }
+}
+
 TEST_CASE("rank 0's initial weights reach every rank") {
     // each rank starts from a differently seeded net; rank 0's wins
     Trainer<Mpi> t(pnn::Mlp<double>({12, 10, 4}, 100 + std::uint64_t(world_rank())), Mpi{});

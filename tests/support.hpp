@@ -4,6 +4,9 @@
 #include <cmath>
 #include <type_traits>
 #include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <string>
 #include <random>
 #include <utility>
 #include <vector>
@@ -159,6 +162,43 @@ bool reported_elsewhere(F&& f) {
         return e.reported_elsewhere();
     }
     return false;
+}
+
+// A timeline file as pnn writes it (Chrome trace JSON, one event a line), read back.
+struct TraceEvent {
+    std::string name;
+    double ts = 0, dur = 0;  // microseconds
+    int pid = -1;
+    unsigned step = 0;
+};
+struct Trace {
+    std::vector<TraceEvent> events;   // the complete ("X") events, in file order
+    std::vector<int> processes;       // the pid of each process_name record
+    std::string dropped;              // the "dropped" list, as written ("0,3")
+    bool well_formed = false;         // begins and ends as one JSON object of traceEvents
+};
+inline Trace read_trace(const std::string& path) {
+    Trace t;
+    std::ifstream in(path);
+    std::string line, first, last;
+    while (std::getline(in, line)) {
+        if (first.empty()) first = line;
+        if (!line.empty()) last = line;
+        char name[64];
+        TraceEvent e;
+        int pid = 0;
+        if (std::sscanf(line.c_str(), "{\"name\":\"%63[a-z]\",\"cat\":\"pnn\",\"ph\":\"X\",\"ts\":%lf,\"dur\":%lf,\"pid\":%d,\"tid\":0,\"args\":{\"step\":%u}}",
+                        name, &e.ts, &e.dur, &e.pid, &e.step) == 5) {
+            e.name = name;
+            t.events.push_back(e);
+        } else if (std::sscanf(line.c_str(), "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%d", &pid) == 1) {
+            t.processes.push_back(pid);
+        }
+        const auto at = line.find("\"dropped\":[");
+        if (at != std::string::npos) t.dropped = line.substr(at + 11, line.find(']', at) - at - 11);
+    }
+    t.well_formed = first == "{\"traceEvents\":[" && last.size() >= 2 && last.substr(last.size() - 2) == "}}";
+    return t;
 }
 
 }  // namespace test

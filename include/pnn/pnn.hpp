@@ -27,5 +27,6 @@
 #include "pnn/train/optimizer.hpp"
 #include "pnn/train/shuffle.hpp"
 #include "pnn/train/stages.hpp"
+#include "pnn/train/timeline.hpp"
 #include "pnn/train/trainer.hpp"
 #include "pnn/util/progress.hpp"

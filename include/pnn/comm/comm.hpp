@@ -69,6 +69,9 @@ Shard<T> whole(const Dataset<T>& d) {
 //   agree(value, what)       throws pnn::error on every rank unless all ranks passed the same
 //                            value (a hash of the net's sizes, say), naming `what`
 //   allgather_bytes(in, out) every rank's bytes, concatenated in rank order, on every rank
+//   gather_bytes(in, out, sizes)
+//                            the same on rank 0 alone, with each rank's byte count in sizes
+//                            (out and sizes empty elsewhere)
 //   barrier()                returns when every rank has called it (to time load imbalance)
 //   at_step(step)            (not collective) the Trainer's step, for messages about a hang
 // and, not collective:
@@ -89,11 +92,13 @@ concept CommFor = requires(C c, const Dataset<T>& data, T* p, std::size_t n, dou
 template <class C>
 concept Comm = CommFor<C, float> && CommFor<C, double> &&
                requires(C c, double* d, std::size_t* z, std::size_t n, std::uint64_t v,
-                        const std::vector<unsigned char>& in, std::vector<unsigned char>& out) {
+                        const std::vector<unsigned char>& in, std::vector<unsigned char>& out,
+                        std::vector<std::size_t>& sizes) {
                    { c.rank() } -> std::convertible_to<int>;
                    { c.reproducible_rows() } -> std::convertible_to<std::size_t>;
                    { c.first_row(n, 0) } -> std::convertible_to<std::size_t>;
                    c.allgather_bytes(in, out);
+                   c.gather_bytes(in, out, sizes);
                    c.barrier();
                    c.at_step(v);
                    { c.size() } -> std::convertible_to<int>;

@@ -256,6 +256,44 @@ public:
             });
     }
 
+    // Every rank's bytes on rank 0 alone (a timeline's events: rank 0 writes them).
+    void gather_bytes(const std::vector<unsigned char>& in, std::vector<unsigned char>& out,
+                      std::vector<std::size_t>& sizes) const {
+        Watchdog::Watch watch(*handle_->watchdog, "a gather of every rank's bytes to rank 0 (MPI_Gatherv or MPI_Recv)");
+        const std::uint64_t mine = in.size();
+        std::vector<std::uint64_t> counts(rank_ == 0 ? std::size_t(size_) : 0);
+        detail::mpi_check(MPI_Gather(&mine, 1, MPI_UINT64_T, counts.data(), 1, MPI_UINT64_T, 0, handle_->comm), "MPI_Gather");
+        std::uint64_t total = 0;
+        for (std::uint64_t c : counts) total += c;
+        detail::mpi_check(MPI_Bcast(&total, 1, MPI_UINT64_T, 0, handle_->comm), "MPI_Bcast");
+        sizes.assign(counts.begin(), counts.end());
+        std::vector<std::size_t> at(sizes.size() + 1, 0);
+        for (std::size_t r = 0; r < sizes.size(); ++r) at[r + 1] = at[r] + sizes[r];
+        out.assign(rank_ == 0 ? std::size_t(total) : 0, 0);
+        if (total <= detail::mpi_piece_limit()) {
+            std::vector<int> n(sizes.size()), displs(sizes.size());
+            for (std::size_t r = 0; r < sizes.size(); ++r) n[r] = int(sizes[r]), displs[r] = int(at[r]);
+            detail::mpi_check(MPI_Gatherv(in.data(), int(in.size()), MPI_BYTE, out.data(), n.data(), displs.data(), MPI_BYTE, 0,
+                                          handle_->comm),
+                              "MPI_Gatherv");
+            return;
+        }
+        constexpr int tag = 2;
+        if (rank_ != 0) {
+            detail::in_int_pieces(in.size(), [&](std::size_t from, int count) {
+                detail::mpi_check(MPI_Send(in.data() + from, count, MPI_BYTE, 0, tag, handle_->comm), "MPI_Send");
+            });
+            return;
+        }
+        if (!in.empty()) std::memcpy(out.data(), in.data(), in.size());
+        for (int r = 1; r < size_; ++r)
+            detail::in_int_pieces(sizes[std::size_t(r)], [&](std::size_t from, int count) {
+                detail::mpi_check(MPI_Recv(out.data() + at[std::size_t(r)] + from, count, MPI_BYTE, r, tag, handle_->comm,
+                                           MPI_STATUS_IGNORE),
+                                  "MPI_Recv");
+            });
+    }
+
     template <class T>
     Shard<T> distribute(const Dataset<T>& data) const {
         Watchdog::Watch watch(*handle_->watchdog, "the data's distribution (MPI_Allgather, MPI_Scatterv or MPI_Send)");

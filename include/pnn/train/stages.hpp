@@ -1,10 +1,15 @@
 // defines: pnn::StageTimes, where a training run's time goes (the seed's figures 4 to 6), and
-// pnn::StageClock, the switchable stopwatch the Trainer and the layers record them with.
+// pnn::StageClock, the switchable stopwatch the Trainer and the layers record them (and the
+// timeline) with.
 #pragma once
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
+#include <iterator>
 #include <string>
+
+#include "pnn/train/timeline.hpp"
 
 // PNN_STAGE_TIMING=0 compiles stage timing out altogether: benchmarks/stage_timing_cost.py
 // builds the same benchmark both ways to show that timing compiled in but switched off costs
@@ -47,14 +52,20 @@ struct StageTimes {
     }
 };
 
-// Adds the time since the last lap to a stage, when recording; when not, a lap is one branch.
+// Adds the time since the last lap to a stage, and puts it on the timeline, when recording;
+// when not, a lap is one branch.
 class StageClock {
 public:
     using clock = std::chrono::steady_clock;
-    bool on = false;  // recording was asked for (ignored when compiled out)
+    // Both set for a fit's duration only (ignored when compiled out):
+    bool on = false;     // stage sums were asked for
+    bool trace = false;  // the timeline was asked for
     StageTimes times;
+    Timeline timeline;       // every lap as an event, while tracing
+    std::uint64_t step = 0;  // the update the laps belong to, for the timeline
 
-    bool recording() const { return PNN_STAGE_TIMING && on; }
+    bool recording() const { return PNN_STAGE_TIMING && (on || trace); }
+    bool summing() const { return PNN_STAGE_TIMING && on; }
     void start() {
         if (recording()) last_ = clock::now();
     }
@@ -64,11 +75,21 @@ public:
         if (!recording()) return;
         device.synchronize();
         const auto now = clock::now();
-        times.*stage += std::chrono::duration<double>(now - last_).count();
+        if (on) times.*stage += std::chrono::duration<double>(now - last_).count();
+        if (trace) timeline.add(stage_of(stage), step, last_, now);
         last_ = now;
     }
 
 private:
+    static Stage stage_of(double StageTimes::*stage) {
+        static constexpr double StageTimes::*order[] = {&StageTimes::scatter,   &StageTimes::forward, &StageTimes::backprop,
+                                                        &StageTimes::wait,      &StageTimes::reduction,
+                                                        &StageTimes::update,    &StageTimes::bcast};
+        std::size_t i = 0;
+        while (i + 1 < std::size(order) && order[i] != stage) ++i;
+        return Stage(i);
+    }
+
     clock::time_point last_{};
 };
 

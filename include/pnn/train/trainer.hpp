@@ -88,6 +88,31 @@ public:
     const StageTimes& stages() const { return clock_.times; }
     void reset_stages() { clock_.times = StageTimes{}; }
 
+    // The timeline of fit (pnn/train/timeline.hpp): every stage of every step, each a begin and
+    // an end, kept in a buffer of max_events (allocated here; past it events are counted, not
+    // kept). Starting it forgets what was recorded; the first fit after it starts every rank's
+    // clock at the end of one barrier, so that the ranks' timelines line up. Call it on every
+    // rank alike. Off (the default), it costs what stage timing off costs: one branch a stage.
+    // It times the stages as record_stages does (waiting for the device at each; the "wait"
+    // stage is a barrier that runs only while recording).
+    void record_timeline(bool on, std::size_t max_events = Timeline::default_capacity) {
+        clock_.timeline.record(on, max_events);
+    }
+    const Timeline& timeline() const { return clock_.timeline; }
+    // Writes every rank's timeline as Chrome trace JSON (chrome://tracing, ui.perfetto.dev), one
+    // process per rank, atomically. Collective under Mpi: rank 0 gathers and writes; a failure
+    // throws on every rank.
+    void write_timeline(const std::string& path) {
+        std::vector<unsigned char> all;
+        std::vector<std::size_t> sizes;
+        comm_.gather_bytes(clock_.timeline.bytes(), all, sizes);
+        agree_on_checks(path, [&] {
+            if (comm_.rank() != 0) return;
+            const std::string json = Timeline::json(all, sizes, clock_.timeline.capacity());
+            checkpoint::write_atomically(path, {{reinterpret_cast<const unsigned char*>(json.data()), json.size()}});
+        });
+    }
+
     // J(Θ) over the dataset: mean cross-entropy plus λ/(2m) Σ θ² over non-bias weights.
     double cost(const Dataset<T>& data, double lambda = 0.0) {
         check_lambda(lambda);
@@ -121,9 +146,15 @@ public:
         const auto started = StageClock::clock::now();
         struct Recording {  // the clock runs during fit only, whichever way fit ends
             StageClock& clock;
-            ~Recording() { clock.on = false; }
+            ~Recording() { clock.on = clock.trace = false; }
         } recording{clock_};
         clock_.on = record_;
+        clock_.trace = clock_.timeline.on();
+        clock_.step = step_ + 1;  // the data's distribution: the first step's
+        if (clock_.trace && !clock_.timeline.aligned()) {  // every rank's time 0: the end of one barrier
+            comm_.barrier();
+            clock_.timeline.align(StageClock::clock::now());
+        }
         const Resident r = resident(data);
         if (!optimizer_.kind()) agree_on_checks("the optimizer's memory", [&] { check_memory(detail::state_arrays(opt)); });
         try {
@@ -140,6 +171,7 @@ public:
         history.reserve(std::min<std::size_t>(opt.iterations, std::size_t(1) << 20));
         for (std::size_t i = 1; i <= opt.iterations; ++i) {
             comm_.at_step(step_ + 1);
+            clock_.step = step_ + 1;
             clock_.start();
             // The sums of cost and gradient over this step's batch, all ranks' shares combined:
             // the gradient where the update is computed, the cost everywhere.
@@ -160,7 +192,7 @@ public:
                 on_host(dev_.data(theta_), p, p, [&](T* theta, bool) { comm_.share_weights(theta, p); });
             lap(&StageTimes::bcast);
             ++step_;
-            if (clock_.recording()) ++clock_.times.iterations;
+            if (clock_.summing()) ++clock_.times.iterations;
             history.push_back(j);
             // on_step may return false to end the fit after this update (every rank must).
             if constexpr (std::is_same_v<decltype(on_step(i, j)), bool>) {
@@ -170,7 +202,7 @@ public:
             }
         }
         sync_net();
-        if (clock_.recording()) clock_.times.total += std::chrono::duration<double>(StageClock::clock::now() - started).count();
+        if (clock_.summing()) clock_.times.total += std::chrono::duration<double>(StageClock::clock::now() - started).count();
         return history;
     }
     template <class Opt>
@@ -223,9 +255,10 @@ public:
         });
     }
 
-    // Fails (pnn::error, on every rank) unless a checkpoint could be saved to path now: call it
-    // before a long fit that saves one. Collective under Mpi: rank 0, which writes, checks.
-    void check_checkpoint_path(const std::string& path) {
+    // Fails (pnn::error, on every rank) unless a checkpoint or timeline could be written to path
+    // now: call it before a long fit that saves one. Collective under Mpi: rank 0, which
+    // writes, checks.
+    void check_writable(const std::string& path) {
         agree_on_checks(path, [&] {
             if (comm_.rank() == 0) checkpoint::check_writable(path);
         });
