@@ -27,6 +27,19 @@ int world_size() {
     return s;
 }
 
+// A new folder that rank 0 makes under /tmp, its path known to every rank.
+std::string shared_folder(const char* prefix) {
+    std::string pattern = std::string("/tmp/") + prefix + "-XXXXXX";
+    std::vector<char> name(pattern.begin(), pattern.end());
+    name.push_back('\0');
+    std::uint64_t made = 0;
+    if (world_rank() == 0) made = ::mkdtemp(name.data()) != nullptr;
+    MPI_Bcast(name.data(), int(name.size()), MPI_CHAR, 0, MPI_COMM_WORLD);
+    MPI_Bcast(&made, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    REQUIRE(made == 1);
+    return name.data();
+}
+
 // 1001 samples: no rank count from 2 to 4 divides it, so the shares are uneven.
 const pnn::Dataset<double> data = test::blobs<double>(1001, 12, 4, 7);
 const pnn::Mlp<double> initial({12, 10, 6, 4}, 3);
@@ -81,13 +94,8 @@ TEST_CASE("transfers past an MPI count go in pieces: with the piece limit lowere
         ~Lowered() { pnn::detail::mpi_piece_limit() = was; }
     } lowered;
     const std::size_t block = 64;
-    char name[] = "/tmp/pnn-mpi-pieces-XXXXXX";
-    std::uint64_t made = 0;
-    if (world_rank() == 0) made = ::mkdtemp(name) != nullptr;
-    MPI_Bcast(name, sizeof name, MPI_CHAR, 0, MPI_COMM_WORLD);
-    MPI_Bcast(&made, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
-    REQUIRE(made == 1);
-    const std::string path = std::string(name) + "/pieces.ckpt";
+    const std::string name = shared_folder("pnn-mpi-pieces");
+    const std::string path = name + "/pieces.ckpt";
     for (std::size_t reproducible : {std::size_t(0), block})
         for (auto reduction : {pnn::Reduction::allreduce, pnn::Reduction::gather_bcast}) {
             CAPTURE(reproducible);
@@ -111,7 +119,7 @@ TEST_CASE("transfers past an MPI count go in pieces: with the piece limit lowere
     MPI_Barrier(MPI_COMM_WORLD);
     if (world_rank() == 0) {
         std::remove(path.c_str());
-        ::rmdir(name);
+        ::rmdir(name.c_str());
     }
 }
 
@@ -314,13 +322,8 @@ TEST_CASE("a CUDA-aware communicator is handed device buffers unstaged, and give
 
 TEST_CASE("checkpoints are collective: written on all ranks, resumed on half of them, Local's model") {
     // The path rank 0 makes, known to every rank.
-    char name[] = "/tmp/pnn-mpi-ckpt-XXXXXX";
-    std::uint64_t made = 0;
-    if (world_rank() == 0) made = ::mkdtemp(name) != nullptr;
-    MPI_Bcast(name, sizeof name, MPI_CHAR, 0, MPI_COMM_WORLD);
-    MPI_Bcast(&made, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
-    REQUIRE(made == 1);
-    const std::string path = std::string(name) + "/run.ckpt";
+    const std::string name = shared_folder("pnn-mpi-ckpt");
+    const std::string path = name + "/run.ckpt";
     // The ranks that resume: the first half (at least one), in a communicator of their own.
     const int resumers = (world_size() + 1) / 2;
     MPI_Comm half;
@@ -363,7 +366,7 @@ TEST_CASE("checkpoints are collective: written on all ranks, resumed on half of 
     // A bad file is refused on every rank, rank 0 saying why.
     const std::string msg = test::error_of([&] {
         Trainer<Mpi> t(initial, Mpi{});
-        t.load_checkpoint(std::string(name) + "/missing.ckpt");
+        t.load_checkpoint(name + "/missing.ckpt");
     });
     if (world_rank() == 0) CHECK(msg.find("missing.ckpt: cannot open the checkpoint") != std::string::npos);
     else CHECK(msg.find("rejected by 1 other rank(s) (rank 0)") != std::string::npos);
@@ -371,18 +374,13 @@ TEST_CASE("checkpoints are collective: written on all ranks, resumed on half of 
     MPI_Barrier(MPI_COMM_WORLD);
     if (world_rank() == 0) {
         std::remove(path.c_str());
-        ::rmdir(name);
+        ::rmdir(name.c_str());
     }
 }
 
 TEST_CASE("timeline under Mpi: rank 0 writes every rank's events, one process a rank") {
-    char name[] = "/tmp/pnn-mpi-timeline-XXXXXX";
-    std::uint64_t made = 0;
-    if (world_rank() == 0) made = ::mkdtemp(name) != nullptr;
-    MPI_Bcast(name, sizeof name, MPI_CHAR, 0, MPI_COMM_WORLD);
-    MPI_Bcast(&made, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
-    REQUIRE(made == 1);
-    const std::string path = std::string(name) + "/timeline.json";
+    const std::string name = shared_folder("pnn-mpi-timeline");
+    const std::string path = name + "/timeline.json";
     Trainer<Mpi> t(initial, Mpi(MPI_COMM_WORLD));
     t.record_timeline(true);
     t.fit(data, settings(0));
@@ -414,7 +412,7 @@ TEST_CASE("timeline under Mpi: rank 0 writes every rank's events, one process a 
         for (int r = 0; r < world_size(); ++r) zeros += r ? ",0" : "0";
         CHECK(trace.dropped == zeros);
         std::remove(path.c_str());
-        ::rmdir(name);
+        ::rmdir(name.c_str());
     }
 }
 
