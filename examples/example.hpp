@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <pnn/pnn.hpp>
 #include <string>
 #include <variant>
@@ -39,6 +40,8 @@ struct Options {
     std::string timeline;      // where the training's timeline goes (Chrome trace JSON)
     std::size_t checkpoint_every = 0;
     bool resume = false;
+    std::optional<std::size_t> until_update;
+    std::size_t reproducible_block = 0;  // rows per block of the reproducible mode (0 = off)  // train until the trainer's step is this (fresh or resumed)
 };
 
 // The signal that asked training to stop (SIGINT or SIGTERM), 0 while none has.
@@ -100,7 +103,13 @@ inline void add_options(CLI::App& app, Options& o) {
     app.add_option("--weight-decay", o.adam.weight_decay, "AdamW's decoupled weight decay (bias excluded)")
         ->capture_default_str()
         ->check(non_negative);
-    app.add_option("--iterations", o.sgd.iterations, "number of updates")->capture_default_str()->check(count);
+    auto* iterations =
+        app.add_option("--iterations", o.sgd.iterations, "number of updates")->capture_default_str()->check(count);
+    app.add_option("--until-update", o.until_update,
+                   "train until the update count is N, fresh or resumed (in place of --iterations): a command line that "
+                   "means the same run however often it is restarted with --resume (pnn-launch)")
+        ->check(count)
+        ->excludes(iterations);
     app.add_option("--batch-size", o.sgd.batch_size, "samples per update (0 = full batch)")
         ->capture_default_str()
         ->check(count);
@@ -111,6 +120,11 @@ inline void add_options(CLI::App& app, Options& o) {
         ->capture_default_str()
         ->check(non_negative);
     app.add_option("--shuffle-seed", o.sgd.seed, "seed of the mini-batch shuffle")->capture_default_str()->check(count);
+    app.add_option("--reproducible-block", o.reproducible_block,
+                   "rows per block of the reproducible mode (0 = off): the same weights, bit for bit, with mnist_nn and "
+                   "on any number of ranks (full batch)")
+        ->capture_default_str()
+        ->check(count);
     app.add_option("--seed", o.weight_seed, "seed of the initial weights")->capture_default_str()->check(count);
     app.add_option("--precision", o.precision, "float or double")
         ->capture_default_str()
@@ -260,7 +274,17 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
                         o.checkpoint.c_str(), trainer.step(), describe(opt).c_str(), c.learning_rate, c.lambda, c.batch_size,
                         static_cast<unsigned long long>(c.seed));
     }
+    if (o.until_update) {  // the updates still to run
+        if (trainer.step() > *o.until_update) {
+            if (speak)
+                std::fprintf(stderr, "--until-update %zu: %s is at update %zu, past it\n", *o.until_update,
+                             o.checkpoint.c_str(), trainer.step());
+            return 2;
+        }
+        std::visit([&](auto& s) { s.iterations = *o.until_update - trainer.step(); }, opt);
+    }
     const Shared plan = shared_of(opt);  // what either kind's settings say of the run
+    const std::size_t first_step = trainer.step();
     if (!o.checkpoint.empty()) {  // Ctrl-C or a job's end: finish the update, save, stop
         // Without SA_RESTART: a write to stdout blocked on a full pipe returns (EINTR) when the
         // signal comes. mpirun stops reading the ranks' output once it is signalled, and rank 0,
@@ -315,7 +339,9 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
             stopped_by = signal == SIGINT || signal == SIGTERM ? signal : SIGTERM;
             return false;
         }
-        if (o.checkpoint_every && i % o.checkpoint_every == 0 && i < plan.iterations) trainer.save_checkpoint(o.checkpoint);
+        // at every multiple of --checkpoint-every of the update count, resumed or not
+        if (o.checkpoint_every && (first_step + i) % o.checkpoint_every == 0 && i < plan.iterations)
+            trainer.save_checkpoint(o.checkpoint);
         return true;
     });
     const double total = std::chrono::duration<double>(clock::now() - start).count();
@@ -326,12 +352,12 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
         if (speak) std::printf("timeline of %zu events on rank 0 written to %s\n", trainer.timeline().events().size(), o.timeline.c_str());
     }
     if (stopped_by != 0) {
+        const std::string go_on = o.until_update ? std::string(o.resume ? "" : " with --resume")
+                                                 : " with --resume --iterations " + std::to_string(plan.iterations - done);
         if (speak)
-            std::fprintf(stderr,
-                         "stopped by %s after %zu of %zu iterations (update %zu); saved %s. To go on, run the same "
-                         "command with --resume --iterations %zu\n",
+            std::fprintf(stderr, "stopped by %s after %zu of %zu iterations (update %zu); saved %s. To go on, run the same command%s\n",
                          stopped_by == SIGINT ? "SIGINT" : "SIGTERM", done, plan.iterations, trainer.step(), o.checkpoint.c_str(),
-                         plan.iterations - done);
+                         go_on.c_str());
         return 128 + int(stopped_by);
     }
 
@@ -354,12 +380,10 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
 }
 
 // The device --device names: Cpu, or (built with nvcc) the GPU of this rank's local rank, as
-// mpirun or srun number them on each host.
+// the launcher that started it (mpirun or srun) numbers the ranks of each host.
 #if defined(__CUDACC__)
 inline pnn::Cuda local_gpu() {
-    int local = -1;
-    for (const char* v : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"})
-        if (const char* s = std::getenv(v)) local = std::atoi(s);
+    const int local = pnn::local_rank().value_or(-1);
     const int count = pnn::Cuda::device_count();
     return pnn::Cuda(local >= 0 && count > 0 ? local % count : -1);
 }

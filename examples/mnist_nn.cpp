@@ -18,7 +18,7 @@ namespace {
 
 template <class T>
 int run(const example::Options& o) {
-    return example::train<T>(o, pnn::Local{}, [&](const std::string& split, std::size_t n) {
+    return example::train<T>(o, pnn::Local{o.reproducible_block}, [&](const std::string& split, std::size_t n) {
         if (!o.data_file.empty()) {  // a .mat file: its samples are the training set, no test set
             if (split != "train") return pnn::Dataset<T>();
             pnn::MatOptions mat;

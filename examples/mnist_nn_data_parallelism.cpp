@@ -26,10 +26,10 @@ auto shard_loader(const example::Options& o, const pnn::Mpi& comm) {
 }
 
 template <class T>
-int run(const example::Options& o, pnn::Reduction reduction, double watchdog_seconds, bool nccl, std::size_t block) {
+int run(const example::Options& o, pnn::Reduction reduction, double watchdog_seconds, bool nccl) {
     pnn::MpiOptions options;
     options.reduction = reduction;
-    options.reproducible_block = block;
+    options.reproducible_block = o.reproducible_block;
     options.placement = pnn::Placement::sharded;
     options.watchdog = std::chrono::milliseconds(std::int64_t(watchdog_seconds * 1e3));
 #if defined(PNN_WITH_NCCL)
@@ -59,12 +59,6 @@ int main(int argc, char** argv) {
         ->capture_default_str()
         ->check(CLI::IsMember({"allreduce", "gather-bcast"}));
     bool nccl = false;
-    std::size_t block = 0;
-    app.add_option("--reproducible-block", block,
-                   "rows per block of the reproducible mode (0 = off): the same weights, bit for bit, on any number of "
-                   "ranks (full batch)")
-        ->capture_default_str()
-        ->check(example::count);
 #if defined(PNN_WITH_NCCL)
     app.add_flag("--nccl", nccl, "sum gradients GPU to GPU with NCCL (with --device cuda; one GPU per rank)");
 #endif
@@ -82,7 +76,7 @@ int main(int argc, char** argv) {
                                         o.device.c_str());
             return 2;
         }
-        return o.precision == "float" ? run<float>(o, r, watchdog, nccl, block) : run<double>(o, r, watchdog, nccl, block);
+        return o.precision == "float" ? run<float>(o, r, watchdog, nccl) : run<double>(o, r, watchdog, nccl);
     } catch (const pnn::error& e) {
         // Printed once: where every rank failed together, one of them reports it.
         if (!e.reported_elsewhere()) std::fprintf(stderr, "mnist_nn_data_parallelism (rank %d): %s\n", rank, e.what());

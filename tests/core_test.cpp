@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -1090,9 +1091,11 @@ TEST_CASE("PNN_CPU and use_cpu_kernels: a bad level is an error at first use, na
     if (pnn::simd::highest_supported() != pnn::CpuKernels::avx512) {
         const auto [s2, e2] = in_child([] {
             pnn::simd::chosen().store(-1);
+            pnn::simd::forced().store(-1);  // an earlier case's use_cpu_kernels would outrank PNN_CPU
             setenv("PNN_CPU", "avx512", 1);
             std::fprintf(stderr, "%s", test::error_of([] { (void)pnn::cpu_kernels(); }).c_str());
         });
+        CHECK(s2 == 0);
         CHECK(e2 == "pnn: PNN_CPU: this CPU lacks avx512; it has " + has);
     }
 }
@@ -1108,4 +1111,24 @@ int main(int argc, char** argv) {
     std::printf("core_test: CPU kernels %s\n", std::string(pnn::cpu_kernels()).c_str());
     doctest::Context context(argc, argv);
     return context.run();
+}
+
+TEST_CASE("local_rank: the MPI library's launcher decides over Slurm's, whose variable ranks inherit") {
+    using Env = std::map<std::string, std::string>;
+    auto rank_in = [](const Env& env) {
+        return pnn::local_rank_from([&](const char* name) -> const char* {
+            const auto it = env.find(name);
+            return it == env.end() ? nullptr : it->second.c_str();
+        });
+    };
+    CHECK_FALSE(rank_in({}).has_value());  // started by hand
+    CHECK(rank_in({{"SLURM_LOCALID", "3"}}) == 3);  // srun --mpi=pmix started the ranks
+    // mpirun inside an allocation: the daemons are Slurm's tasks, SLURM_LOCALID 0 on every host
+    CHECK(rank_in({{"SLURM_LOCALID", "0"}, {"OMPI_COMM_WORLD_LOCAL_RANK", "1"}}) == 1);
+    CHECK(rank_in({{"SLURM_LOCALID", "0"}, {"MPI_LOCALRANKID", "2"}}) == 2);  // Hydra's mpiexec
+    for (const char* bad : {"", "-1", "one", "1 ", "12345678901"}) {
+        CAPTURE(bad);
+        CHECK_THROWS_WITH_AS(rank_in({{"OMPI_COMM_WORLD_LOCAL_RANK", bad}}),
+                             doctest::Contains("OMPI_COMM_WORLD_LOCAL_RANK: expected a local rank"), pnn::error);
+    }
 }

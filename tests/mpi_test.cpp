@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
+#include <pnn/comm/local_rank.hpp>
 #include <pnn/comm/mpi.hpp>
 
 #include "support.hpp"
@@ -414,6 +416,25 @@ TEST_CASE("timeline under Mpi: rank 0 writes every rank's events, one process a 
         std::remove(path.c_str());
         ::rmdir(name.c_str());
     }
+}
+
+TEST_CASE("local_rank is the rank among this host's ranks, whichever launcher started the job") {
+    // MPI's own view of the host: the ranks that share its memory. Under mpirun inside a Slurm
+    // allocation every rank has SLURM_LOCALID 0 (its daemon's); tests/slurm_test.sh runs this
+    // case there and under srun.
+    MPI_Comm host;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, world_rank(), MPI_INFO_NULL, &host);
+    int on_host = -1, host_size = 0;
+    MPI_Comm_rank(host, &on_host);
+    MPI_Comm_size(host, &host_size);
+    MPI_Comm_free(&host);
+    const std::optional<int> local = pnn::local_rank();
+    if (world_size() > 1 || local) {  // a singleton's launcher (none) may set nothing
+        REQUIRE(local.has_value());
+        CHECK(*local == on_host);
+    }
+    std::printf("rank %d of %d: local rank %d of %d on its host\n", world_rank(), world_size(), local.value_or(-1), host_size);
+    std::fflush(stdout);
 }
 
 TEST_CASE("rank 0's initial weights reach every rank") {

@@ -14,6 +14,7 @@
 #include "pnn/device/cuda.hpp"  // pnn::Cuda, under nvcc only
 #include "pnn/comm/comm.hpp"
 #include "pnn/comm/local.hpp"
+#include "pnn/comm/local_rank.hpp"
 #if __has_include(<mpi.h>)
 #include "pnn/comm/mpi.hpp"  // pnn::Mpi, where the build finds MPI
 #endif
