@@ -9,6 +9,7 @@
 #                            as "10.77.0"), and the agent $hosts_agent; sets host_name and
 #                            host_addr (arrays, hosts 0 and 1)
 #   on_host I COMMAND...     runs COMMAND on host I
+#   enter_host I             sets entering, the command prefix of on_host (for "$!")
 #   host_link I up|down      takes host I's link up or down
 #   host_processes           what is still running on either host (process ids)
 #   hosts_down               kills what is left on either host and removes the namespaces
@@ -81,9 +82,16 @@ AGENT
 }
 
 on_host() {
-  local i=$1
+  enter_host "$1"
   shift
-  nsenter --net="/run/netns/${host_ns[i]}" --uts="/proc/${host_holder[i]}/ns/uts" "$@"
+  "${entering[@]}" "$@"
+}
+# enter_host I: sets the array entering to the command prefix that runs a command on host I, for
+# a command started in the background whose own pid ($!) is wanted (on_host ... & gives the
+# subshell's).
+entering=()
+enter_host() {
+  entering=(nsenter --net="/run/netns/${host_ns[$1]}" --uts="/proc/${host_holder[$1]}/ns/uts")
 }
 
 host_link() {

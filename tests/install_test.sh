@@ -13,6 +13,8 @@ cmake -S "$src" -B "$work/build" -G Ninja -DCMAKE_INSTALL_PREFIX="$prefix" \
   -DPNN_BUILD_TESTS=OFF -DPNN_BUILD_EXAMPLES=OFF -DPNN_BUILD_BENCHMARKS=OFF > "$work/configure.log"
 cmake --install "$work/build" > "$work/install.log"
 test -f "$prefix/include/pnn/pnn.hpp"
+test -x "$prefix/bin/pnn-launch"  # the launcher, runnable from the prefix
+"$prefix/bin/pnn-launch" --help 2>&1 | grep -q "max-restarts"
 test -f "$prefix/lib/pkgconfig/pnn.pc" || test -f "$prefix"/lib/*/pkgconfig/pnn.pc
 
 cat > "$work/app/app.cpp" <<'CPP'
