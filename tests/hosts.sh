@@ -12,6 +12,7 @@
 #   enter_host I             sets entering, the command prefix of on_host (for "$!")
 #   host_link I up|down      takes host I's link up or down
 #   host_processes           what is still running on either host (process ids)
+#   programs_on_host I PATH  the processes on host I that run the program PATH
 #   hosts_down               kills what is left on either host and removes the namespaces
 #   $hosts_agent HOST COMMAND...   on_host for programs that start remote commands as ssh does
 #                            (Open MPI's plm_rsh_agent); HOST is a host's address or name
@@ -103,6 +104,15 @@ host_processes() {
   for i in 0 1; do
     [ -n "${host_ns[i]:-}" ] && ip netns pids "${host_ns[i]}" 2> /dev/null | grep -vx "${host_holder[i]:-none}"
   done
+}
+
+# programs_on_host I PROGRAM: the processes on host I that run PROGRAM (its full path, argv[0])
+programs_on_host() {
+  local p
+  for p in $(ip netns pids "${host_ns[$1]}" 2> /dev/null); do
+    [[ "$(tr '\0' ' ' < "/proc/$p/cmdline" 2> /dev/null)" == "$2 "* ]] && echo "$p"
+  done
+  return 0
 }
 
 hosts_down() {

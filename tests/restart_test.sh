@@ -43,13 +43,6 @@ settings=(--train-samples 1000 --hidden 16 --reproducible-block 64)
 check $? "the uninterrupted run (mnist_nn, Local)"
 run=("$dp" "${settings[@]}" --until-update "$updates" --checkpoint-every 20 --print-every 10 --watchdog 5)
 
-# this example's ranks on host I
-ranks_on_host() {
-  local p
-  for p in $(ip netns pids "${host_ns[$1]}" 2> /dev/null); do
-    [[ "$(tr '\0' ' ' < "/proc/$p/cmdline" 2> /dev/null)" == "$dp "* ]] && echo "$p"
-  done
-}
 nothing_on_hosts() { [ -z "$(host_processes)" ]; }
 nothing_left() {
   wait_until 20 nothing_on_hosts
@@ -65,7 +58,7 @@ on_host 0 "$launch" --max-restarts 2 --hostfile "$work/hosts" --probe-seconds 10
   --checkpoint "$work/kill.ckpt" > "$work/kill.out" 2> "$work/kill.err" &
 launcher=$!
 wait_until 240 under_way "$work/kill.ckpt" "$work/kill.out"; check $? "training is under way on 4 ranks"
-victim=$(ranks_on_host 1 | head -1)
+victim=$(programs_on_host 1 "$dp" | head -1)
 [ -n "$victim" ]; check $? "a rank runs on ${host_name[1]} (pid ${victim:-none})"
 [ -n "$victim" ] && kill -9 "$victim"
 wait "$launcher"

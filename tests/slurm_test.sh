@@ -7,9 +7,11 @@
 #      (Local's), byte for byte;
 #   2. an sbatch script that runs mpirun inside the allocation: the same checks. There every rank
 #      inherits SLURM_LOCALID 0 from its daemon, so pnn must take Open MPI's local rank;
-#   3. every daemon is stopped and nothing is left running.
+#   3. pnn-launch inside a batch job (srun --mpi=pmix on the allocation's nodes): a rank is
+#      killed, the job restarts with --resume and ends with the uninterrupted run's checkpoint;
+#   4. every daemon is stopped and nothing is left running.
 #
-#   slurm_test.sh MPI_TEST_BINARY MNIST_NN_BINARY MNIST_NN_DATA_PARALLELISM_BINARY
+#   slurm_test.sh MPI_TEST_BINARY MNIST_NN_BINARY MNIST_NN_DATA_PARALLELISM_BINARY PNN_LAUNCH
 #
 # Exits 77 (reported as skipped) with "skipped: no Slurm (why)" where Slurm is not installed or
 # its daemons cannot run here, and "skipped: no network namespaces" where hosts.sh cannot work.
@@ -17,6 +19,7 @@ set -u
 mpi_test=$(readlink -f "$1")
 nn=$(readlink -f "$2")
 dp=$(readlink -f "$3")
+launch=$(readlink -f "$4")
 here=$(dirname "$(readlink -f "$0")")
 source "$here/common.sh"
 source "$here/hosts.sh"
@@ -144,7 +147,33 @@ check $ok "mpirun puts 2 ranks on each host, with local ranks 0 and 1"
 grep -q "4 ranks" "$work/sbatch.log"; check $? "the example runs on 4 ranks"
 cmp -s "$work/local.ckpt" "$work/sbatch.ckpt"; check $? "its model is Local's, byte for byte"
 
-echo "== 3. stopping the cluster"
+echo "== 3. pnn-launch in a batch job: a rank killed, the job restarted with srun"
+updates=200
+restart=(--train-samples 1000 --hidden 16 --reproducible-block 64)
+"$nn" "${restart[@]}" --iterations $updates --print-every 0 --checkpoint "$work/straight.ckpt" > /dev/null
+cat > "$work/launch.sh" << JOB
+#!/bin/sh
+#SBATCH --nodes=2
+#SBATCH --ntasks-per-node=2
+$launch --max-restarts 1 -- $dp ${restart[*]} --until-update $updates --checkpoint-every 20 --print-every 10 \
+  --checkpoint $work/launch.ckpt > $work/launch.out
+JOB
+(cd "$work" && on_host 0 timeout -k 5 300 sbatch --wait -o "$work/launch.log" "$work/launch.sh" > /dev/null) &
+job=$!
+under_way() { [ -e "$work/launch.ckpt" ] && lines_in "$work/launch.out" '^iteration' 3; }
+wait_until 240 under_way; check $? "training is under way"
+victim=$(programs_on_host 1 "$dp" | head -1)
+[ -n "$victim" ]; check $? "a rank runs on ${node[1]} (pid ${victim:-none})"
+[ -n "$victim" ] && kill -9 "$victim"
+wait "$job"
+check $? "the batch job ends with status 0"
+grep "^pnn-launch" "$work/launch.log"
+[ "$(grep -c "starting .* on 2 host(s): ${node[*]}, 4 rank(s)" "$work/launch.log")" -eq 2 ]
+check $? "pnn-launch started it twice on the allocation's 2 nodes, 4 ranks"
+grep -q "resuming from $work/launch.ckpt" "$work/launch.out"; check $? "the second time resuming"
+cmp -s "$work/straight.ckpt" "$work/launch.ckpt"; check $? "the final checkpoint is the uninterrupted run's, byte for byte"
+
+echo "== 4. stopping the cluster"
 stop_daemons
 nothing_on_hosts() { [ -z "$(host_processes)" ]; }
 wait_until 10 nothing_on_hosts
