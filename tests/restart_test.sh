@@ -53,16 +53,29 @@ nothing_left() {
 # the sign: a checkpoint written and 3 more progress lines since the job (re)started
 under_way() { [ -e "$1" ] && lines_in "$2" '^iteration' 3; }
 
+# until_failure NAME FAILURE...: pnn-launch on the first host, the job writing NAME.ckpt (and its
+# output to NAME.out and .err); once training is under way, runs FAILURE; then waits for the
+# launcher, whose status it leaves in status.
+until_failure() {
+  local name=$1
+  shift
+  on_host 0 "$launch" --max-restarts 2 --hostfile "$work/hosts" --probe-seconds 10 -- "${run[@]}" \
+    --checkpoint "$work/$name.ckpt" > "$work/$name.out" 2> "$work/$name.err" &
+  local launcher=$!
+  wait_until 240 under_way "$work/$name.ckpt" "$work/$name.out"; check $? "training is under way on 4 ranks"
+  "$@"
+  wait "$launcher"
+  status=$?
+}
+kill_a_rank() {
+  local victim
+  victim=$(programs_on_host 1 "$dp" | head -1)
+  [ -n "$victim" ]; check $? "a rank runs on ${host_name[1]} (pid ${victim:-none})"
+  [ -n "$victim" ] && kill -9 "$victim"
+}
+
 echo "== 1. a rank on ${host_name[1]} is killed"
-on_host 0 "$launch" --max-restarts 2 --hostfile "$work/hosts" --probe-seconds 10 -- "${run[@]}" \
-  --checkpoint "$work/kill.ckpt" > "$work/kill.out" 2> "$work/kill.err" &
-launcher=$!
-wait_until 240 under_way "$work/kill.ckpt" "$work/kill.out"; check $? "training is under way on 4 ranks"
-victim=$(programs_on_host 1 "$dp" | head -1)
-[ -n "$victim" ]; check $? "a rank runs on ${host_name[1]} (pid ${victim:-none})"
-[ -n "$victim" ] && kill -9 "$victim"
-wait "$launcher"
-status=$?
+until_failure kill kill_a_rank
 grep "^pnn-launch" "$work/kill.err"
 [ "$status" -eq 0 ]; check $? "the launcher ends with status 0 (found $status)"
 grep -q "restart 1 of 2, from $work/kill.ckpt" "$work/kill.err"; check $? "it restarted once, from the checkpoint"
@@ -72,13 +85,7 @@ cmp -s "$work/kill.ckpt" "$work/straight.ckpt"; check $? "the final checkpoint i
 nothing_left
 
 echo "== 2. ${host_name[1]}'s link goes down"
-on_host 0 "$launch" --max-restarts 2 --hostfile "$work/hosts" --probe-seconds 10 -- "${run[@]}" \
-  --checkpoint "$work/cut.ckpt" > "$work/cut.out" 2> "$work/cut.err" &
-launcher=$!
-wait_until 240 under_way "$work/cut.ckpt" "$work/cut.out"; check $? "training is under way on 4 ranks"
-host_link 1 down
-wait "$launcher"
-status=$?
+until_failure cut host_link 1 down
 grep "^pnn-launch\|^pnn: rank" "$work/cut.err"
 [ "$status" -eq 0 ]; check $? "the launcher ends with status 0 (found $status)"
 grep -q "host ${host_addr[1]} does not answer" "$work/cut.err"; check $? "it finds ${host_name[1]} gone"
