@@ -29,6 +29,15 @@ check $? "the resumed run"
 grep -q "resuming from $dir/split.ckpt after update 25" "$dir/log"; check $? "it says where it resumes"
 cmp -s "$dir/whole.ckpt" "$dir/split.ckpt"; check $? "the two final checkpoints are the same, byte for byte"
 [ "$(ls "$dir")" = "$(printf 'log\nsplit.ckpt\nwhole.ckpt')" ]; check $? "no temporary file is left ($(ls "$dir" | tr '\n' ' '))"
+# --until-update: the same command line, fresh and resumed, is the same run (what pnn-launch
+# restarts); a checkpoint already past it is a usage error (status 2)
+"$nn" "${common[@]}" --until-update 25 --checkpoint "$dir/until.ckpt" > /dev/null
+"$nn" "${common[@]}" --until-update 60 --checkpoint "$dir/until.ckpt" --resume > /dev/null
+cmp -s "$dir/whole.ckpt" "$dir/until.ckpt"; check $? "--until-update 25, then resumed with --until-update 60, equals 60 updates"
+"$nn" "${common[@]}" --until-update 40 --checkpoint "$dir/until.ckpt" --resume > /dev/null 2> "$dir/err"
+[ $? -eq 2 ] && grep -q "until-update 40: $dir/until.ckpt is at update 60, past it" "$dir/err"
+check $? "--until-update below the checkpoint's update: status 2, says so"
+rm -f "$dir/until.ckpt"
 
 echo "== 2. SIGINT while training"
 # --print-every 10: the progress lines are the sign that training is under way (the signal is
