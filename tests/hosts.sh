@@ -20,6 +20,7 @@
 # hosts_up exits 77 (reported as skipped) with "skipped: no network namespaces (why)" where they
 # cannot be made: not root, no iproute2 or util-linux, a sandbox that forbids them.
 
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"  # wait_until
 host_name=()
 host_addr=()
 host_ns=()
@@ -61,11 +62,7 @@ hosts_up() {
     disown "${host_holder[i]}"  # (no "Killed" line from the shell when hosts_down ends it)
   done
   for i in 0 1; do  # the sign that a holder is ready: its host name is set
-    local tries
-    for ((tries = 0; tries < 100; ++tries)); do
-      [ "$(nsenter --uts="/proc/${host_holder[i]}/ns/uts" hostname 2> /dev/null)" = "${host_name[i]}" ] && break
-      sleep 0.1
-    done
+    wait_until 10 host_named "$i"
   done
   hosts_agent="$hosts_dir/agent"
   cat > "$hosts_agent" << AGENT
@@ -81,6 +78,8 @@ esac
 AGENT
   chmod +x "$hosts_agent"
 }
+
+host_named() { [ "$(nsenter --uts="/proc/${host_holder[$1]}/ns/uts" hostname 2> /dev/null)" = "${host_name[$1]}" ]; }
 
 on_host() {
   enter_host "$1"
