@@ -40,8 +40,8 @@ struct Options {
     std::string timeline;      // where the training's timeline goes (Chrome trace JSON)
     std::size_t checkpoint_every = 0;
     bool resume = false;
-    std::optional<std::size_t> until_update;
-    std::size_t reproducible_block = 0;  // rows per block of the reproducible mode (0 = off)  // train until the trainer's step is this (fresh or resumed)
+    std::optional<std::size_t> until_update;  // train until the trainer's step is this (fresh or resumed)
+    std::size_t reproducible_block = 0;  // rows per block of the reproducible mode (0 = off)
 };
 
 // The signal that asked training to stop (SIGINT or SIGTERM), 0 while none has.

@@ -26,12 +26,9 @@ auto shard_loader(const example::Options& o, const pnn::Mpi& comm) {
 }
 
 template <class T>
-int run(const example::Options& o, pnn::Reduction reduction, double watchdog_seconds, bool nccl) {
-    pnn::MpiOptions options;
-    options.reduction = reduction;
+int run(const example::Options& o, pnn::MpiOptions options, bool nccl) {
     options.reproducible_block = o.reproducible_block;
     options.placement = pnn::Placement::sharded;
-    options.watchdog = std::chrono::milliseconds(std::int64_t(watchdog_seconds * 1e3));
 #if defined(PNN_WITH_NCCL)
     if (nccl) {  // the gradient summed GPU to GPU
         const pnn::Cuda gpu = example::local_gpu();
@@ -66,17 +63,28 @@ int main(int argc, char** argv) {
                    "seconds one collective call may wait for a silent peer before the job is ended (0 = forever)")
         ->capture_default_str()
         ->check(CLI::NonNegativeNumber);
+    pnn::MpiOptions options;
+    std::string overlap = "on";
+    app.add_option("--overlap", overlap,
+                   "on: sum the gradient in buckets while backprop computes (allreduce); off: in one sum after it")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"on", "off"}));
+    app.add_option("--bucket-bytes", options.bucket_bytes, "bytes of gradient per bucket of the overlapped sum (0 = 1 MiB)")
+        ->capture_default_str()
+        ->check(example::count);
     if (const int status = example::parse(app, o, argc, argv, "mnist_nn_data_parallelism", rank == 0); status >= 0)
         return status;
     try {
         pnn::Cpu::set_threads(o.threads);
-        const auto r = reduction == "allreduce" ? pnn::Reduction::allreduce : pnn::Reduction::gather_bcast;
+        options.reduction = reduction == "allreduce" ? pnn::Reduction::allreduce : pnn::Reduction::gather_bcast;
+        options.watchdog = std::chrono::milliseconds(std::int64_t(watchdog * 1e3));
+        options.overlap = overlap == "on";
         if (nccl && o.device != "cuda") {
             if (rank == 0) std::fprintf(stderr, "mnist_nn_data_parallelism: --nccl: expected --device cuda, found --device %s\n",
                                         o.device.c_str());
             return 2;
         }
-        return o.precision == "float" ? run<float>(o, r, watchdog, nccl) : run<double>(o, r, watchdog, nccl);
+        return o.precision == "float" ? run<float>(o, options, nccl) : run<double>(o, options, nccl);
     } catch (const pnn::error& e) {
         // Printed once: where every rank failed together, one of them reports it.
         if (!e.reported_elsewhere()) std::fprintf(stderr, "mnist_nn_data_parallelism (rank %d): %s\n", rank, e.what());

@@ -362,6 +362,60 @@ TEST_CASE("the gradient does not depend on the block size the device works in") 
     CHECK(whole.cost(d) == doctest::Approx(small.cost(d)).epsilon(1e-13));
 }
 
+TEST_CASE("the overlapped order: each piece of the gradient is final when reported; sums are the blocked order's") {
+    const auto d = test::blobs<double>(1000, 30, 5, 1);
+    const pnn::MatrixRef<const double> x = d.x_ref();
+    for (auto output : {pnn::Output::sigmoid, pnn::Output::softmax}) {
+        CAPTURE(int(output));
+        pnn::Mlp<double> net({30, 16, 8, 5}, 2, {pnn::Activation::relu, pnn::Activation::tanh}, output);
+        Cpu dev;
+        dev.block_bytes = 16 * 31 * sizeof(double);  // blocks of 16 rows
+        const std::size_t p = net.parameter_count();
+        std::vector<double> blocked(p, 0.0);
+        pnn::Backprop<Cpu, double> reference(dev, net.layout(), net.activations(), net.output());
+        const double cost = reference.accumulate(net.parameters(), x, d.labels_data(), blocked.data());
+        // What backprop reports, and a copy of each piece as it was when reported.
+        struct Sink {
+            const std::vector<double>& grad;
+            std::size_t end;
+            double cost = -1;
+            std::size_t polls = 0;
+            std::vector<std::pair<std::size_t, std::vector<double>>> pieces{};
+            void cost_ready(double c) { cost = c; }
+            void ready(std::size_t from) {
+                REQUIRE(from < end);
+                pieces.push_back({from, std::vector<double>(grad.begin() + long(from), grad.begin() + long(end))});
+                end = from;
+            }
+            void poll() { ++polls; }
+        };
+        // a window of one block (the 984 rows before it in the blocked order), or of every row;
+        // chunks of one unit, of a few, of a layer
+        for (bool small_window : {true, false})
+            for (std::size_t chunk : {std::size_t(1), std::size_t(40), std::size_t(100000)}) {
+                CAPTURE(small_window);
+                CAPTURE(chunk);
+                pnn::Backprop<Cpu, double> bp(dev, net.layout(), net.activations(), net.output());
+                if (small_window) bp.set_window_bytes(0);
+                std::vector<double> grad(p, 0.0);
+                Sink sink{grad, p};
+                const double c = bp.accumulate_overlapped(net.parameters(), x, d.labels_data(), grad.data(), chunk, sink);
+                CHECK(bp.window_rows() == (small_window ? 16u : 1000u));
+                CHECK(sink.cost == c);
+                CHECK(c == doctest::Approx(cost).epsilon(1e-13));
+                CHECK(sink.end == 0);
+                CHECK(sink.polls > 0);
+                // one piece per unit; per 40 elements' worth of units (1 unit of 31 elements, 2 of
+                // 17, 4 of 9: 16 + 4 + 2 pieces); or per layer
+                const std::size_t expected = chunk == 1 ? 16 + 8 + 5 : chunk == 40 ? 16 + 4 + 2 : 3;
+                CHECK(sink.pieces.size() == expected);
+                for (const auto& [from, values] : sink.pieces)
+                    for (std::size_t i = 0; i < values.size(); ++i) REQUIRE(values[i] == grad[from + i]);
+                CHECK(test::relative_difference(grad.data(), blocked.data(), p) <= 1e-12);
+            }
+    }
+}
+
 // A naive triple loop in long double, the reference for every product path of Cpu::gemm.
 template <class T>
 void check_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, std::size_t pad, T beta) {

@@ -86,6 +86,48 @@ TEST_CASE("Mpi trains the same model as Local: placements, reductions, full batc
     }
 }
 
+TEST_CASE("overlapped reduction: buckets of any size give Local's model; the sums run beside backprop") {
+    // 224 parameters, under one default bucket: buckets of 8 bytes to 1000 bytes cut the gradient
+    // into single elements, sub-layer chunks and whole layers; 0 is the default (one bucket,
+    // the blocked order).
+    Trainer<pnn::Local> local(initial);
+    const auto local_history = local.fit(data, settings(0));
+    const auto local_gradient = local.gradient(data, 0.1);
+    for (bool overlap : {true, false})
+        for (std::size_t bucket : {std::size_t(8), std::size_t(64), std::size_t(200), std::size_t(1000), std::size_t(0)}) {
+            CAPTURE(overlap);
+            CAPTURE(bucket);
+            Mpi::Options options;
+            options.overlap = overlap;
+            options.bucket_bytes = bucket;
+            Mpi comm(MPI_COMM_WORLD, options);
+            Trainer<Mpi> mpi(initial, comm);
+            mpi.record_stages(true);
+            const auto history = mpi.fit(data, settings(0));
+            CHECK(test::relative_difference(mpi.net(), local.net()) <= 1e-12);
+            REQUIRE(history.size() == local_history.size());
+            for (std::size_t i = 0; i < history.size(); ++i)
+                CHECK(history[i] == doctest::Approx(local_history[i]).epsilon(1e-12));
+            const auto g = mpi.gradient(data, 0.1);
+            for (std::size_t l = 0; l < g.size(); ++l) CHECK(xt::allclose(g[l], local_gradient[l], 1e-11, 1e-14));
+            // Overlapped: no barrier before the reduction (its "wait" would serialise the step),
+            // and time with sums in flight beside backprop; else the barrier's wait and none.
+            const bool overlapped = overlap && world_size() > 1 && bucket > 0 && bucket < 224 * sizeof(double);
+            CHECK((mpi.stages().overlapped > 0) == overlapped);
+            CHECK((mpi.stages().wait > 0) == !overlapped);
+        }
+    // float: the cost's sum travels apart from the gradient's (a float cannot hold it)
+    pnn::Trainer<pnn::Mlp<float>, pnn::Cpu, pnn::Local> local_float(pnn::Mlp<float>({12, 10, 6, 4}, 3));
+    const auto float_data = test::blobs<float>(1001, 12, 4, 7);
+    const auto float_history = local_float.fit(float_data, settings(0));
+    Mpi::Options options;
+    options.bucket_bytes = 40;
+    pnn::Trainer<pnn::Mlp<float>, pnn::Cpu, Mpi> mpi_float(pnn::Mlp<float>({12, 10, 6, 4}, 3), Mpi(MPI_COMM_WORLD, options));
+    const auto history = mpi_float.fit(float_data, settings(0));
+    for (std::size_t i = 0; i < history.size(); ++i) CHECK(history[i] == doctest::Approx(float_history[i]).epsilon(1e-5));
+    CHECK(test::relative_difference(mpi_float.net(), local_float.net()) <= 1e-5);
+}
+
 TEST_CASE("transfers past an MPI count go in pieces: with the piece limit lowered, Local's model, checkpoints too") {
     // 97 elements a call: rank 0's scatter of 1001 x 12 values goes by MPI_Send in pieces, sums
     // and broadcasts in pieces, the reproducible mode's gather and a checkpoint's bytes by

@@ -110,4 +110,24 @@ concept Comm = CommFor<C, float> && CommFor<C, double> &&
                    c.agree(v, "what");
                };
 
+// Optional: a communicator that sums the gradient in buckets while backprop still computes
+// (pnn::Mpi; the Trainer uses it where the device's memory is the host's):
+//   overlaps()          whether it does, for its options and rank count
+//   bucket_bytes()      how many bytes of gradient one bucket's sum carries
+//   begin_sum(p, n)     starts the non-blocking in-place sum of p[0, n) over ranks (collective:
+//                       every rank starts the same buckets in the same order)
+//   progress()          lets started sums move (an MPI moves them only inside its calls)
+//   sums_done()         whether every started sum has completed, as of the last progress()
+//   end_sums()          waits for every started sum
+template <class C, class T>
+concept OverlappingComm = Comm<C> && requires(const C c, T* p, double* d, std::size_t n) {
+    { c.overlaps() } -> std::convertible_to<bool>;
+    { c.bucket_bytes() } -> std::convertible_to<std::size_t>;
+    c.begin_sum(p, n);
+    c.begin_sum(d, n);
+    c.progress();
+    { c.sums_done() } -> std::convertible_to<bool>;
+    c.end_sums();
+};
+
 }  // namespace pnn

@@ -153,6 +153,19 @@ struct MpiOptions {
     // Hand GPU buffers straight to an MPI that is CUDA-aware (MPIX_Query_cuda_support); false:
     // stage them through pinned host memory even then.
     bool device_buffers = true;
+    // With allreduce: sum the gradient in buckets while backprop still computes (each bucket's
+    // non-blocking sum starts as soon as backprop has finished it; pnn/nn/backprop.hpp's
+    // overlapped order). false: one sum of the whole gradient after backprop, as before.
+    bool overlap = true;
+    // Bytes per bucket of the overlapped sum (0 = default_bucket_bytes). Smaller buckets leave
+    // less of the sum to wait for after backprop ends (the last bucket's transfer) but cost one
+    // collective's latency each and cut the gradient products into narrower pieces.
+    std::size_t bucket_bytes = 0;
+    // 1 MiB: 8 ms on a 1 Gbit/s link and 0.8 ms on 10 Gbit/s are left exposed at the end,
+    // against about 0.1 ms of latency per bucket over TCP, and a chunk of a 1024-unit layer's
+    // gradient is still 256 units wide, a product BLAS runs at full speed (benchmarks/overlap.sh
+    // measures the sizes around it).
+    static constexpr std::size_t default_bucket_bytes = std::size_t(1) << 20;
 };
 
 class Mpi {
@@ -383,6 +396,41 @@ public:
         sum(&cost, 1);
     }
 
+    // The overlapped sum (pnn/comm/comm.hpp, OverlappingComm). Only the thread that trains calls
+    // these; Open MPI's non-blocking collectives move only inside MPI calls, which is what
+    // progress() is for (backprop calls it between row pieces).
+    bool overlaps() const {
+        return options_.overlap && options_.reduction == Reduction::allreduce && options_.reproducible_block == 0 &&
+               size_ > 1;
+    }
+    std::size_t bucket_bytes() const {
+        return options_.bucket_bytes > 0 ? options_.bucket_bytes : Options::default_bucket_bytes;
+    }
+    // Starts the in-place sum of p[0, n) over ranks; p must not be touched until end_sums().
+    // A bucket seen before (same buffer, count and type: every full-batch step's) reuses its
+    // persistent request where the MPI has them (MPIX_Allreduce_init), so that a step
+    // allocates nothing; else MPI_Iallreduce.
+    template <class T>
+    void begin_sum(T* p, std::size_t n) const {
+        detail::in_int_pieces(n, [&](std::size_t at, int count) { handle_->start(p + at, count, detail::mpi_type<T>()); });
+    }
+    void progress() const {
+        auto& active = handle_->active;
+        if (active.empty()) return;
+        int done = 0;
+        detail::mpi_check(MPI_Testall(int(active.size()), active.data(), &done, MPI_STATUSES_IGNORE), "MPI_Testall");
+        if (done) active.clear();
+    }
+    // Whether every started sum has completed (as of the last progress()).
+    bool sums_done() const { return handle_->active.empty(); }
+    // Waits for every started sum; the watchdog times it from here.
+    void end_sums() const {
+        auto& active = handle_->active;
+        Watchdog::Watch watch(*handle_->watchdog, "the gradient's overlapped reduction (MPI_Waitall of its buckets)");
+        detail::mpi_check(MPI_Waitall(int(active.size()), active.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
+        active.clear();
+    }
+
     void barrier() const {
         Watchdog::Watch watch(*handle_->watchdog, "a barrier (MPI_Barrier)");
         detail::mpi_check(MPI_Barrier(handle_->comm), "MPI_Barrier");
@@ -420,10 +468,53 @@ private:
         MPI_Comm comm = MPI_COMM_NULL;
         std::unique_ptr<Watchdog> watchdog;
         bool reads_device_memory = false;
+        // The overlapped sum's requests in flight, and the persistent ones kept for reuse.
+        std::vector<MPI_Request> active;
+        struct Persistent {
+            void* p;
+            int count;
+            MPI_Datatype type;
+            MPI_Request request;
+        };
+        std::vector<Persistent> persistent;
+        static constexpr std::size_t most_persistent = 256;  // buckets of a few trainers
+
+        void start(void* p, int count, MPI_Datatype type) {
+#ifdef OMPI_HAVE_MPI_EXT_PCOLLREQ
+            Persistent* kept = nullptr;
+            for (Persistent& k : persistent)
+                if (k.p == p && k.count == count && k.type == type) kept = &k;
+            if (!kept) {
+                if (persistent.size() == most_persistent && active.empty()) free_persistent();
+                if (persistent.size() < most_persistent) {
+                    MPI_Request r;
+                    detail::mpi_check(MPIX_Allreduce_init(MPI_IN_PLACE, p, count, type, MPI_SUM, comm, MPI_INFO_NULL, &r),
+                                      "MPIX_Allreduce_init");
+                    persistent.push_back({p, count, type, r});
+                    kept = &persistent.back();
+                }
+            }
+            if (kept) {
+                detail::mpi_check(MPI_Start(&kept->request), "MPI_Start");
+                active.push_back(kept->request);
+                return;
+            }
+#endif
+            MPI_Request r;
+            detail::mpi_check(MPI_Iallreduce(MPI_IN_PLACE, p, count, type, MPI_SUM, comm, &r), "MPI_Iallreduce");
+            active.push_back(r);
+        }
+        void free_persistent() {
+            for (Persistent& k : persistent) MPI_Request_free(&k.request);
+            persistent.clear();
+        }
         ~Handle() {
             int done = 0;
             MPI_Finalized(&done);
-            if (!done && comm != MPI_COMM_NULL) MPI_Comm_free(&comm);
+            if (done) return;
+            if (!active.empty()) MPI_Waitall(int(active.size()), active.data(), MPI_STATUSES_IGNORE);
+            free_persistent();
+            if (comm != MPI_COMM_NULL) MPI_Comm_free(&comm);
         }
     };
 
@@ -512,5 +603,6 @@ private:
 };
 
 static_assert(Comm<Mpi>);
+static_assert(OverlappingComm<Mpi, float> && OverlappingComm<Mpi, double>);
 
 }  // namespace pnn

@@ -95,6 +95,60 @@ public:
         return queued_cost();
     }
 
+    // ---- The overlapped order, for a communicator that sums the gradient while backprop still
+    // computes. In the blocked order above a layer's gradient is complete only during the last
+    // block, too late to send anything while there is work left. Here the rows of a window (the
+    // last window_rows() of x; the rows before it go in the blocked order first) are carried
+    // forward together, their activations kept, and backward runs layer by layer over all of
+    // them: δ_L, then ∂J/∂Θ_{L-1} in chunks of output units, δ_{L-1}, ∂J/∂Θ_{L-2}, ... A chunk's
+    // gradient is final once its product has seen every row, so the gradient becomes final as a
+    // suffix of the flat buffer that grows towards its start: the last layer's last units first.
+    //   sink.cost_ready(c)  once, after forward: c = the cost's sum over x
+    //   sink.ready(f)       grad[f, end) is final (f decreasing, one call per chunk)
+    //   sink.poll()         between row pieces of the products, to let started sums move
+
+    // Most bytes of activations and deltas the window keeps: rows past it go blocked first.
+    static constexpr std::size_t default_window_bytes = std::size_t(64) << 20;
+    void set_window_bytes(std::size_t bytes) {
+        window_bytes_ = bytes;
+        window_rows_ = 0;  // the next prepare_overlap sizes the window again
+    }
+
+    // Makes room for the overlapped order over up to `rows` rows, with chunks of at most
+    // chunk_elements gradient elements (a layer's chunk holds at least one unit). Allocates; call
+    // it before the training loop (accumulate_overlapped calls it too, allocating only if more
+    // room is needed).
+    void prepare_overlap(std::size_t rows, std::size_t chunk_elements) {
+        chunk_elements_ = std::max<std::size_t>(1, chunk_elements);
+        std::size_t per_row = 0, widest_hidden = 1;
+        for (std::size_t l = 1; l < sizes().size(); ++l) {
+            per_row += sizes()[l];
+            if (l + 1 < sizes().size()) widest_hidden = std::max(widest_hidden, sizes()[l]);
+        }
+        per_row = (per_row + 2 * widest_hidden) * sizeof(T);
+        const std::size_t w = std::min(rows, std::max(block_, window_bytes_ / per_row));
+        if (w <= window_rows_ && !window_acts_.empty()) return;
+        window_rows_ = w;
+        window_acts_.clear();
+        for (std::size_t l = 1; l < sizes().size(); ++l) window_acts_.push_back(dev_->template make_buffer<T>(w * sizes()[l]));
+        for (auto& d : window_deltas_) d = dev_->template make_buffer<T>(w * widest_hidden);
+    }
+    std::size_t window_rows() const { return window_rows_; }
+
+    // As accumulate(), in the overlapped order (for a gradient: grad must not be null).
+    template <class Sink>
+    double accumulate_overlapped(const T* theta, MatrixRef<const T> x, const int* y, T* grad, std::size_t chunk_elements,
+                                 Sink& sink) {
+        prepare_overlap(x.rows, chunk_elements);
+        double* cost = dev_->data(cost_);
+        dev_->fill(cost, 1, 0.0);
+        const std::size_t w = std::min(x.rows, window_rows_), head = x.rows - w;
+        for (std::size_t lo = 0; lo < head; lo += block_)
+            block(theta, x.rows_from(lo, std::min(block_, head - lo)), y + lo, grad, cost);
+        window(theta, x.rows_from(head, w), y + head, grad, cost, sink);
+        return queued_cost();
+    }
+
     // Class scores of the rows of x: out_host[i] = argmax of the output units (the first on a
     // tie). labels (device) may be given instead of out_host to count matches only.
     std::size_t classify(const T* theta, MatrixRef<const T> x, int* out_host, const int* labels) {
@@ -166,6 +220,64 @@ private:
         lap(&StageTimes::backprop);
     }
 
+    // The window's rows: forward for all of them, then backward layer by layer (see above).
+    template <class Sink>
+    void window(const T* theta, MatrixRef<const T> x, const int* y, T* grad, double* cost, Sink& sink) {
+        const std::size_t layers = layout_.layers(), rows = x.rows;
+        auto kept = [&](std::size_t l) { return MatrixRef<T>{dev_->data(window_acts_[l]), rows, sizes()[l + 1]}; };
+        MatrixRef<const T> a = x;
+        for (std::size_t l = 0; l < layers; ++l) {
+            const MatrixRef<const T> t = theta_of(theta, l);
+            MatrixRef<T> z = kept(l);
+            dev_->fill_rows(z, bias(t));
+            dev_->gemm(false, true, T(1), a, weights(t), T(1), z);
+            if (l + 1 < layers)
+                with_units(hidden_[l], [&](auto units) { dev_->map(units.forward, z.data, z.size(), z.data); });
+            a = z;
+        }
+        MatrixRef<T> delta = kept(layers - 1);
+        if (output_ == Output::softmax) dev_->softmax_output_delta(delta, y, cost);
+        else dev_->sigmoid_output_delta(delta, y, cost);
+        lap(&StageTimes::forward);
+        sink.cost_ready(queued_cost());
+
+        // Row pieces of at least a cache block and 256 rows: long enough for BLAS's full speed,
+        // short enough that the sums in flight are polled every millisecond or so.
+        const std::size_t piece = std::max<std::size_t>(block_, 256);
+        for (std::size_t l = layers; l-- > 0;) {
+            const MatrixRef<const T> a_prev = l == 0 ? x : MatrixRef<const T>(kept(l - 1));
+            const MatrixRef<T> g = theta_of(grad, l);
+            const std::size_t units_per_chunk = std::max<std::size_t>(1, chunk_elements_ / g.cols);
+            for (std::size_t hi = g.rows; hi > 0;) {  // chunks of output units, the last first
+                const std::size_t lo = hi > units_per_chunk ? hi - units_per_chunk : 0;
+                const MatrixRef<T> gc{g.data + lo * g.ld, hi - lo, g.cols, g.ld};
+                for (std::size_t r = 0; r < rows; r += piece) {
+                    const std::size_t n = std::min(piece, rows - r);
+                    const MatrixRef<const T> d{delta.data + r * delta.ld + lo, n, hi - lo, delta.ld};
+                    dev_->gemm(true, false, T(1), d, a_prev.rows_from(r, n), T(1),
+                               MatrixRef<T>{gc.data + 1, gc.rows, gc.cols - 1, gc.ld});
+                    dev_->add_column_sums(d, VectorRef<T>{gc.data, gc.rows, gc.ld});
+                    sink.poll();
+                }
+                sink.ready(layout_.offset(l) + lo * g.cols);
+                hi = lo;
+            }
+            if (l == 0) break;
+            MatrixRef<T> next{dev_->data(window_deltas_[l % 2]), rows, sizes()[l]};
+            for (std::size_t r = 0; r < rows; r += piece) {
+                const std::size_t n = std::min(piece, rows - r);
+                const MatrixRef<T> out = next.rows_from(r, n);
+                dev_->gemm(false, false, T(1), MatrixRef<const T>(delta.rows_from(r, n)), weights(theta_of(theta, l)), T(0), out);
+                with_units(hidden_[l - 1], [&](auto units) {
+                    dev_->map(units.times_grad, out.data, out.size(), const_cast<const T*>(out.data), a_prev.rows_from(r, n).data);
+                });
+                sink.poll();
+            }
+            delta = next;
+        }
+        lap(&StageTimes::backprop);
+    }
+
     void lap(double StageTimes::*stage) {
         if (clock_) clock_->lap(stage, *dev_);
     }
@@ -182,6 +294,10 @@ private:
     typename D::template buffer<int> gathered_y_;
     typename D::template buffer<int> predicted_;
     typename D::template buffer<double> cost_;  // the cost's running sum, in device memory
+    // The overlapped order's window: every layer's activations and two deltas for its rows.
+    std::size_t window_bytes_ = default_window_bytes, window_rows_ = 0, chunk_elements_ = 1;
+    std::vector<typename D::template buffer<T>> window_acts_;
+    typename D::template buffer<T> window_deltas_[2];
 };
 
 }  // namespace pnn

@@ -27,7 +27,10 @@ struct StageTimes {
     double backprop = 0;   // gradient products and deltas of the hidden layers
     double wait = 0;       // waiting for the slowest rank before the reduction (load imbalance);
                            // measured with a barrier that runs only while recording
-    double reduction = 0;  // summing gradients and costs over ranks
+    double reduction = 0;  // summing gradients and costs over ranks (with overlap: the wait
+                           // for the sums still running when backprop ends)
+    double overlapped = 0; // with overlap: time the gradient's sums ran beside backprop, hidden
+                           // (part of backprop's time, not added to the total)
     double update = 0;     // finishing the gradient (1/m, L2) and the momentum step
     double bcast = 0;      // sending updated weights from rank 0 (the gather + bcast strategy)
     double total = 0;      // wall time of fit, start to end
@@ -46,6 +49,12 @@ struct StageTimes {
             char line[96];
             std::snprintf(line, sizeof line, "  %-10s %9.3f ms/iteration %6.1f%%\n", r.name, r.seconds * per,
                           total > 0 ? 100 * r.seconds / total : 0.0);
+            out += line;
+        }
+        if (overlapped > 0) {
+            char line[128];
+            std::snprintf(line, sizeof line, "  %-10s %9.3f ms/iteration of the reduction hidden behind backprop\n",
+                          "overlapped", overlapped * per);
             out += line;
         }
         return out;

@@ -416,6 +416,10 @@ private:
         const int* y = r.y.view().data;
         if (comm_.reproducible_rows() > 0) return reproducible_sums(r, batch, with_gradient, m);
         T* grad = with_gradient ? dev_.data(grad_) : nullptr;
+        if (!batch && grad && overlapping()) {
+            m = s.global_rows;
+            return overlapped_sums(x, y, grad);
+        }
         double sum;
         if (batch) {
             if (grad) dev_.fill(grad, net_.parameter_count(), T(0));
@@ -437,6 +441,66 @@ private:
         else
             comm_.sum(&sum, 1);
         return sum;
+    }
+
+    // Whether the gradient's sum over ranks runs while backprop still computes: a communicator
+    // that can (pnn::Mpi with overlap on, more than one rank), host memory, and a gradient of
+    // more than one bucket (of one, nothing could be sent before the end, and the blocked order
+    // is faster).
+    bool overlapping() const {
+        if constexpr (D::host_memory && OverlappingComm<C, T>)
+            return comm_.overlaps() && net_.parameter_count() * sizeof(T) > comm_.bucket_bytes();
+        else
+            return false;
+    }
+
+    // The full batch's sums in the overlapped order (Backprop::accumulate_overlapped): each
+    // bucket of the gradient, from its end towards its start, is summed over ranks as soon as
+    // backprop has finished it, the cost's sum as soon as forward has. Bucket boundaries follow
+    // from the layer sizes and the bucket size alone, never from timing, so every rank starts
+    // the same sums in the same order. Stage timing: the wait for the sums after backprop is
+    // the reduction; the time they ran beside backprop is `overlapped`.
+    double overlapped_sums(MatrixRef<const T> x, const int* y, T* grad) {
+        if constexpr (D::host_memory && OverlappingComm<C, T>) {
+            const std::size_t p = net_.parameter_count();
+            const std::size_t bucket = std::max<std::size_t>(1, comm_.bucket_bytes() / sizeof(T));
+            struct Buckets {
+                const C& comm;
+                StageClock& clock;
+                T* grad;
+                std::size_t unsent;  // grad[0, unsent) is not yet being summed
+                std::size_t bucket;
+                double cost = 0;
+                StageClock::clock::time_point first{}, done{};
+                void cost_ready(double c) {
+                    cost = c;
+                    comm.begin_sum(&cost, 1);
+                }
+                void ready(std::size_t from) {
+                    if (unsent - from < bucket && from > 0) return;
+                    comm.begin_sum(grad + from, unsent - from);
+                    unsent = from;
+                    if (!clock.recording()) return;
+                    if (first == StageClock::clock::time_point{}) first = StageClock::clock::now();
+                    done = {};
+                }
+                void poll() {
+                    comm.progress();
+                    if (clock.recording() && done == StageClock::clock::time_point{} && comm.sums_done())
+                        done = StageClock::clock::now();
+                }
+            } buckets{comm_, clock_, grad, p, bucket};
+            dev_.fill(grad, p, T(0));
+            bp_.accumulate_overlapped(dev_.data(theta_), x, y, grad, bucket, buckets);
+            if (clock_.summing()) {  // from the first sum's start to backprop's end, or to when all were done
+                const auto end = buckets.done == StageClock::clock::time_point{} ? StageClock::clock::now() : buckets.done;
+                clock_.times.overlapped += std::chrono::duration<double>(end - buckets.first).count();
+            }
+            comm_.end_sums();
+            return buckets.cost;
+        } else {
+            return full_batch(x, y, grad);
+        }
     }
 
     // The full batch's sums (the gradient's into grad when not null; the cost's returned). Each
