@@ -11,6 +11,12 @@
 #   on_host I COMMAND...     runs COMMAND on host I
 #   enter_host I             sets entering, the command prefix of on_host (for "$!")
 #   host_link I up|down      takes host I's link up or down
+#   host_link_rate RATE [BURST LATENCY]
+#                            limits the link to RATE (tc's units: 1gbit) each way with a token
+#                            bucket (tc qdisc tbf) on both ends, BURST bytes of tokens (default
+#                            256kb) and LATENCY of queue (default 20ms); "off" removes the limit.
+#                            Prints the qdiscs as tc reports them. (netem, htb and fq_codel are
+#                            not in every kernel of our machines; tbf is.)
 #   host_processes           what is still running on either host (process ids)
 #   programs_on_host I PATH  the processes on host I that run the program PATH
 #   hosts_down               kills what is left on either host and removes the namespaces
@@ -96,6 +102,19 @@ enter_host() {
 
 host_link() {
   nsenter --net="/run/netns/${host_ns[$1]}" ip link set "veth-$$-$([ "$1" -eq 0 ] && echo a || echo b)" "$2"
+}
+
+host_link_rate() {
+  local i dev
+  for i in 0 1; do
+    dev="veth-$$-$([ "$i" -eq 0 ] && echo a || echo b)"
+    if [ "$1" = off ]; then
+      nsenter --net="/run/netns/${host_ns[i]}" tc qdisc del dev "$dev" root 2> /dev/null || true
+    else
+      nsenter --net="/run/netns/${host_ns[i]}" tc qdisc replace dev "$dev" root tbf rate "$1" burst "${2:-256kb}" latency "${3:-20ms}" || return 1
+    fi
+    echo "host ${host_name[i]}: $(nsenter --net="/run/netns/${host_ns[i]}" tc qdisc show dev "$dev")"
+  done
 }
 
 host_processes() {

@@ -4,11 +4,13 @@
 # launcher reaches the second host through a small agent that enters its namespaces (in place of
 # ssh), and its traffic (the daemons' out-of-band channel and the ranks' TCP messages) is
 # restricted to the veth subnet.
-#   1. the training is mpi_test's: Mpi on the two hosts must give Local's model;
+#   1. the training is mpi_test's: Mpi on the two hosts must give Local's model; then again over
+#      the link limited to 1 Gbit/s (tc tbf, as a cluster's network), the sums overlapped;
 #   2. with the data-parallel example's binary (and Fashion-MNIST) also given: the second host's
 #      link is taken down mid-training. Its peer goes silent without dying, which TCP would take
 #      tens of minutes to notice; pnn's watchdog (5 s here) must end the job with a message
-#      naming the call and the step, and nothing may be left running on either host.
+#      naming the call and the step, and nothing may be left running on either host;
+#   3. the same with the sums overlapped, where the wait is for the buckets in flight.
 #
 #   multihost_test.sh MPI_TEST_BINARY [MNIST_NN_DATA_PARALLELISM_BINARY]
 #
@@ -40,33 +42,51 @@ on_host 0 timeout -k 5 300 mpirun "${two_hosts[@]}" \
   "$binary" -nc -tc="Mpi trains the same model as Local*,reproducible mode*"
 echo "ok: the model across two hosts equals Local's"
 
+echo "== 1b. the same over a link limited to 1 Gbit/s each way (tc tbf), the gradient's sums overlapped"
+host_link_rate 1gbit 256kb 20ms
+on_host 0 timeout -k 5 300 mpirun "${two_hosts[@]}" \
+  "$binary" -nc -tc="overlapped reduction*,Mpi trains the same model as Local*"
+host_link_rate off
+echo "ok: across the limited link too"
+
 [ -n "$example" ] || { echo "multihost_test: passed (the link-down case needs the example's binary)"; exit 0; }
 data=/usr/share/datasets/fashion-mnist
 [ -e "$data/train-images-idx3-ubyte.gz" ] || { echo "multihost_test: passed (the link-down case needs $data)"; exit 0; }
 
-echo "== 2. the second host's link goes down mid-training; watchdog 5 s"
-set +e
-on_host 0 timeout -k 5 120 mpirun "${two_hosts[@]}" \
-  "$example" --train-samples 2000 --iterations 100000000 --print-every 10 --watchdog 5 > "$work/log" 2>&1 &
-runner=$!
 set +u
 source "$(dirname "$0")/common.sh"
 set -u
-# (3 progress lines, 30 updates: under the sanitizers an update takes up to half a second, and
-# 300 updates, the sign before, did not come within the minute in a CI run)
-wait_until 60 lines_in "$work/log" '^iteration' 3; check $? "training is under way"
-host_link 1 down
-wait "$runner"
-status=$?
-grep -v "^iteration" "$work/log"
-# A hang is what the timeout catches (124, or 137 after -k): the watchdog must end it first.
-[ "$status" -ne 0 ] && [ "$status" -ne 124 ] && [ "$status" -ne 137 ]
-check $? "the job failed (status $status) rather than hanging"
-grep -Eq "pnn: rank 0 has waited [0-9]+ s in .+ \(MPI_[A-Za-z]+.*\) at step [0-9]+ " "$work/log"
-check $? "the watchdog's message names the call and the step"
 nothing_on_hosts() { [ -z "$(host_processes)" ]; }
-wait_until 10 nothing_on_hosts
-left=$(host_processes | tr '\n' ' ')
-[ -z "$left" ]; check $? "nothing is left running on either host (left: ${left:-none})"
+# The second host's link goes down mid-training: the job must end with the watchdog's message,
+# naming a call that matches CALL, and leave nothing running. link_down CALL EXAMPLE_ARGS...
+link_down() {
+  local call=$1 runner status left
+  shift
+  set +e
+  on_host 0 timeout -k 5 120 mpirun "${two_hosts[@]}" \
+    "$example" --train-samples 2000 --iterations 100000000 --print-every 10 --watchdog 5 "$@" > "$work/log" 2>&1 &
+  runner=$!
+  # (3 progress lines, 30 updates: under the sanitizers an update takes up to half a second, and
+  # 300 updates, the sign before, did not come within the minute in a CI run)
+  wait_until 60 lines_in "$work/log" '^iteration' 3; check $? "training is under way"
+  host_link 1 down
+  wait "$runner"
+  status=$?
+  grep -v "^iteration" "$work/log"
+  # A hang is what the timeout catches (124, or 137 after -k): the watchdog must end it first.
+  [ "$status" -ne 0 ] && [ "$status" -ne 124 ] && [ "$status" -ne 137 ]
+  check $? "the job failed (status $status) rather than hanging"
+  grep -Eq "pnn: rank 0 has waited [0-9]+ s in .*$call.* at step [0-9]+ " "$work/log"
+  check $? "the watchdog's message names the call ($call) and the step"
+  wait_until 10 nothing_on_hosts
+  left=$(host_processes | tr '\n' ' ')
+  [ -z "$left" ]; check $? "nothing is left running on either host (left: ${left:-none})"
+  host_link 1 up
+}
+
+echo "== 2. the second host's link goes down mid-training; watchdog 5 s"
+link_down '\(MPI_[A-Za-z]+'
+echo "== 3. the same with the gradient's sums overlapped (8 KiB buckets): the wait for the buckets is watched"
+link_down 'overlapped reduction \(MPI_Waitall' --bucket-bytes 8192
 [ "$failed" -eq 0 ] && echo "multihost_test: passed"
 exit $failed
