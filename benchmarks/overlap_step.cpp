@@ -1,0 +1,120 @@
+// overlap_step: one data-parallel step of a net whose gradient is worth overlapping (784-1024-
+// 1024-10 float32 by default: 1.86 M parameters, a 7.4 MB gradient), 2 or more ranks under
+// mpirun, each with its own rows. In one run, interleaved round by round, every rank at once:
+//   on          ms per step of fit with the gradient's sums overlapped (MpiOptions::overlap)
+//   off         the same step with overlap off (one sum after backprop)
+//   forward     ms of the forward pass alone over a rank's rows (Trainer<Local>::cost)
+//   fwd_bwd     ms of forward and backward alone (Trainer<Local>::gradient)
+//   allreduce   ms of one bare MPI_Allreduce of the gradient's bytes on MPI_COMM_WORLD
+// Rank 0 prints one JSON object a round. The overlap limit of a round is
+// forward + max(fwd_bwd - forward, allreduce): the sums can hide behind backward at best.
+//
+//   mpirun -np 2 overlap_step [--rows R] [--hidden H1,H2,...] [--rounds N] [--steps S]
+//                             [--bucket-bytes B]
+#include <mpi.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench.hpp"
+
+namespace {
+
+using T = float;
+using Clock = std::chrono::steady_clock;
+
+// ms per repetition of f, every rank starting together (the slowest rank's time counts: the
+// barrier at the end waits for it).
+template <class F>
+double timed(int repetitions, F&& f) {
+    MPI_Barrier(MPI_COMM_WORLD);
+    const auto t0 = Clock::now();
+    for (int i = 0; i < repetitions; ++i) f();
+    MPI_Barrier(MPI_COMM_WORLD);
+    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count() / repetitions;
+}
+
+std::vector<std::size_t> parse_sizes(const std::string& text) {
+    std::vector<std::size_t> out;
+    std::size_t at = 0;
+    while (at < text.size()) {
+        const std::size_t comma = std::min(text.find(',', at), text.size());
+        out.push_back(std::stoul(text.substr(at, comma - at)));
+        at = comma + 1;
+    }
+    return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    pnn::MpiSession session(&argc, &argv);
+    std::size_t rows = 1536, bucket = 0;
+    int rounds = 5, steps = 5;
+    std::string hidden = "1024,1024";
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const std::string a = argv[i], v = argv[i + 1];
+        if (a == "--rows") rows = std::stoul(v);
+        else if (a == "--hidden") hidden = v;
+        else if (a == "--rounds") rounds = std::stoi(v);
+        else if (a == "--steps") steps = std::stoi(v);
+        else if (a == "--bucket-bytes") bucket = std::stoul(v);
+        else {
+            std::fprintf(stderr, "overlap_step: unknown option %s\n", a.c_str());
+            return 2;
+        }
+    }
+    pnn::Cpu::set_threads(1);
+    int rank = 0, ranks = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+    std::vector<std::size_t> sizes{784};
+    for (std::size_t h : parse_sizes(hidden)) sizes.push_back(h);
+    sizes.push_back(10);
+    const pnn::Mlp<T> net(sizes, 1);
+    const std::size_t p = net.parameter_count();
+    // this rank's own rows (different on every rank), passed as a shard
+    const pnn::Dataset<T> mine = bench::synthetic<T>(rows * std::size_t(ranks), 784, 10)
+                                     .slice(rows * std::size_t(rank), rows * std::size_t(rank + 1));
+    auto trainer = [&](bool overlap) {
+        pnn::MpiOptions o;
+        o.placement = pnn::Placement::sharded;
+        o.overlap = overlap;
+        o.bucket_bytes = bucket;
+        return std::make_unique<pnn::Trainer<pnn::Mlp<T>, pnn::Cpu, pnn::Mpi>>(net, pnn::Mpi(MPI_COMM_WORLD, o));
+    };
+    auto on = trainer(true), off = trainer(false);
+    pnn::Trainer<pnn::Mlp<T>, pnn::Cpu, pnn::Local> alone(net);
+    pnn::Sgd sgd;
+    sgd.learning_rate = 0.01;
+    sgd.iterations = std::size_t(steps);
+    std::vector<T> gradient(p, T(1));
+    auto allreduce = [&] { MPI_Allreduce(MPI_IN_PLACE, gradient.data(), int(p), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD); };
+    // warm-up: every path once
+    on->fit(mine, sgd);
+    off->fit(mine, sgd);
+    (void)alone.gradient(mine);
+    allreduce();
+    if (rank == 0)
+        std::printf("{\"net\": \"%s\", \"ranks\": %d, \"rows_per_rank\": %zu, \"parameters\": %zu, \"bucket_bytes\": %zu}\n",
+                    pnn::sizes_text(sizes).c_str(), ranks, rows, p,
+                    bucket ? bucket : pnn::MpiOptions::default_bucket_bytes);
+    for (int round = 0; round < rounds; ++round) {
+        const double t_on = timed(1, [&] { on->fit(mine, sgd); }) / steps;
+        const double t_off = timed(1, [&] { off->fit(mine, sgd); }) / steps;
+        const double t_forward = timed(steps, [&] { (void)alone.cost(mine); });
+        const double t_fwd_bwd = timed(steps, [&] { (void)alone.gradient(mine); });
+        const double t_allreduce = timed(steps, allreduce);
+        if (rank == 0)
+            std::printf("{\"round\": %d, \"on\": %.3f, \"off\": %.3f, \"forward\": %.3f, \"fwd_bwd\": %.3f, "
+                        "\"allreduce\": %.3f}\n",
+                        round, t_on, t_off, t_forward, t_fwd_bwd, t_allreduce);
+        std::fflush(stdout);
+    }
+    return 0;
+}
