@@ -166,6 +166,7 @@ public:
         const std::size_t p = net_.parameter_count();
         settings_ = opt;
         const bool full = opt.batch_size == 0 || opt.batch_size == r.shard.global_rows;
+        if (full && overlapping()) bp_.prepare_overlap(r.shard.rows(), bucket_elements());  // before the loop: it allocates
         const Batching batching{opt.batch_size, opt.seed};
         std::vector<double> history;
         history.reserve(std::min<std::size_t>(opt.iterations, std::size_t(1) << 20));
@@ -454,6 +455,11 @@ private:
             return false;
     }
 
+    std::size_t bucket_elements() const {
+        if constexpr (OverlappingComm<C, T>) return std::max<std::size_t>(1, comm_.bucket_bytes() / sizeof(T));
+        else return 1;
+    }
+
     // The full batch's sums in the overlapped order (Backprop::accumulate_overlapped): each
     // bucket of the gradient, from its end towards its start, is summed over ranks as soon as
     // backprop has finished it, the cost's sum as soon as forward has. Bucket boundaries follow
@@ -462,8 +468,7 @@ private:
     // the reduction; the time they ran beside backprop is `overlapped`.
     double overlapped_sums(MatrixRef<const T> x, const int* y, T* grad) {
         if constexpr (D::host_memory && OverlappingComm<C, T>) {
-            const std::size_t p = net_.parameter_count();
-            const std::size_t bucket = std::max<std::size_t>(1, comm_.bucket_bytes() / sizeof(T));
+            const std::size_t p = net_.parameter_count(), bucket = bucket_elements();
             struct Buckets {
                 const C& comm;
                 StageClock& clock;
