@@ -209,6 +209,56 @@ TEST_CASE(".mat: a dataset from X and y, column-major read right, the seed's 1-b
     CHECK(pnn::load_mat<double>(row).y()(2) == 3);
 }
 
+// Variable X of MATLAB class C, rows x cols, element (i, j) = (7 i + 3 j) mod 100 (fits every
+// class), compressed as MATLAB saves by default, beside labels y.
+template <class C>
+std::string write_typed_mat(const std::string& name, matio_classes c, matio_types t, std::size_t rows, std::size_t cols) {
+    const std::string path = scratch / name;
+    mat_t* m = Mat_CreateVer(path.c_str(), nullptr, MAT_FT_MAT5);
+    REQUIRE(m);
+    std::vector<C> col_major(rows * cols);
+    for (std::size_t i = 0; i < rows; ++i)
+        for (std::size_t j = 0; j < cols; ++j) col_major[i + j * rows] = C((7 * i + 3 * j) % 100);
+    std::vector<double> labels(rows, 1.0);
+    std::size_t x_dims[2] = {rows, cols}, y_dims[2] = {rows, 1};
+    matvar_t* x = Mat_VarCreate("X", c, t, 2, x_dims, col_major.data(), 0);
+    matvar_t* y = Mat_VarCreate("y", MAT_C_DOUBLE, MAT_T_DOUBLE, 2, y_dims, labels.data(), 0);
+    REQUIRE((x && y));
+    REQUIRE(Mat_VarWrite(m, x, MAT_COMPRESSION_ZLIB) == 0);
+    REQUIRE(Mat_VarWrite(m, y, MAT_COMPRESSION_ZLIB) == 0);
+    Mat_VarFree(x);
+    Mat_VarFree(y);
+    Mat_Close(m);
+    return path;
+}
+
+template <class C>
+void check_typed_mat(matio_classes c, matio_types t, const char* name) {
+    CAPTURE(name);
+    // 45 x 70: more than one of the loader's 32 x 32 transposition tiles, with partial tiles at both edges
+    const std::size_t rows = 45, cols = 70;
+    const auto d = pnn::load_mat<double>(write_typed_mat<C>(std::string("class_") + name + ".mat", c, t, rows, cols));
+    REQUIRE(d.size() == rows);
+    REQUIRE(d.features() == cols);
+    std::size_t wrong = 0;
+    for (std::size_t i = 0; i < rows; ++i)
+        for (std::size_t j = 0; j < cols; ++j) wrong += d.x()(i, j) != double((7 * i + 3 * j) % 100);
+    CHECK(wrong == 0);
+}
+
+TEST_CASE(".mat: every numeric class, compressed, read right across the transposition's tiles") {
+    check_typed_mat<double>(MAT_C_DOUBLE, MAT_T_DOUBLE, "double");
+    check_typed_mat<float>(MAT_C_SINGLE, MAT_T_SINGLE, "single");
+    check_typed_mat<std::int8_t>(MAT_C_INT8, MAT_T_INT8, "int8");
+    check_typed_mat<std::uint8_t>(MAT_C_UINT8, MAT_T_UINT8, "uint8");
+    check_typed_mat<std::int16_t>(MAT_C_INT16, MAT_T_INT16, "int16");
+    check_typed_mat<std::uint16_t>(MAT_C_UINT16, MAT_T_UINT16, "uint16");
+    check_typed_mat<std::int32_t>(MAT_C_INT32, MAT_T_INT32, "int32");
+    check_typed_mat<std::uint32_t>(MAT_C_UINT32, MAT_T_UINT32, "uint32");
+    check_typed_mat<std::int64_t>(MAT_C_INT64, MAT_T_INT64, "int64");
+    check_typed_mat<std::uint64_t>(MAT_C_UINT64, MAT_T_UINT64, "uint64");
+}
+
 TEST_CASE(".mat: a net from Theta1, Theta2, in pnn's layout, and its cost") {
     const auto path = write_mat("weights.mat", {numbered("Theta1", 2, 4, 0.01), numbered("Theta2", 3, 3, -0.02)});
     const auto net = pnn::load_mat_net<double>(path);
