@@ -91,9 +91,10 @@ public:
 
 private:
     static Stage stage_of(double StageTimes::*stage) {
-        static constexpr double StageTimes::*order[] = {&StageTimes::scatter,   &StageTimes::forward, &StageTimes::backprop,
-                                                        &StageTimes::wait,      &StageTimes::reduction,
-                                                        &StageTimes::update,    &StageTimes::bcast};
+        using Field = double StageTimes::*;  // (an alias: g++ 12 reads the array of them as parenthesised)
+        static constexpr Field order[] = {&StageTimes::scatter, &StageTimes::forward,   &StageTimes::backprop,
+                                          &StageTimes::wait,    &StageTimes::reduction, &StageTimes::update,
+                                          &StageTimes::bcast};
         std::size_t i = 0;
         while (i + 1 < std::size(order) && order[i] != stage) ++i;
         return Stage(i);
