@@ -381,7 +381,7 @@ TEST_CASE("the overlapped order: each piece of the gradient is final when report
             double cost = -1;
             std::size_t polls = 0;
             std::vector<std::pair<std::size_t, std::vector<double>>> pieces{};
-            void cost_ready(double c) { cost = c; }
+            void cost_ready(pnn::Backprop<Cpu, double>::QueuedCost read) { cost = read(); }
             void ready(std::size_t from) {
                 REQUIRE(from < end);
                 pieces.push_back({from, std::vector<double>(grad.begin() + long(from), grad.begin() + long(end))});

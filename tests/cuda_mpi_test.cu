@@ -3,7 +3,8 @@
 // batch and mini-batch. The gradient travels through pinned host memory (Trainer::on_host), or
 // straight from GPU memory where the MPI is CUDA-aware. The same for pnn::Nccl (GPU to GPU)
 // where NCCL was found: with one GPU per rank it must train the same model; with ranks sharing
-// a GPU, NCCL's refusal must be a pnn::error naming the call.
+// a GPU, NCCL's refusal must be a pnn::error naming the call; with the gradient's sums
+// overlapped on NCCL's own stream (buckets of 8 B to a layer) too.
 // Where there is no CUDA device it prints "skipped: no CUDA device" and exits 77.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
@@ -77,6 +78,29 @@ TEST_CASE("Cuda + Nccl trains the same model as Cuda + Local (one GPU per rank)"
     }
     SUBCASE("float") { same_model<float>(make_nccl); }
     SUBCASE("double") { same_model<double>(make_nccl); }
+}
+
+// The overlapped order on the GPU: buckets of one element, of a few units, of about a layer
+// (this net's gradient is 224 values) summed by NCCL on its own stream while backprop computes,
+// and overlap off; every one the model of Cuda + Local.
+TEST_CASE("Cuda + Nccl with the gradient's sums overlapped trains the same model as Cuda + Local") {
+    if (pnn::Cuda::device_count() < world_size()) {
+        MESSAGE("not tested: ", world_size(), " ranks share ", pnn::Cuda::device_count(), " GPU(s), which NCCL refuses");
+        return;
+    }
+    for (std::size_t bucket_bytes : {std::size_t(8), std::size_t(96), std::size_t(512), std::size_t(0)})
+        for (bool overlap : {true, false}) {
+            CAPTURE(bucket_bytes);
+            CAPTURE(overlap);
+            auto make_nccl = [&](pnn::Reduction reduction, const pnn::Cuda& gpu) {
+                pnn::MpiOptions options{reduction};
+                options.overlap = overlap;
+                options.bucket_bytes = bucket_bytes;
+                return pnn::Nccl(gpu, MPI_COMM_WORLD, options);
+            };
+            same_model<float>(make_nccl);
+            same_model<double>(make_nccl);
+        }
 }
 #endif
 

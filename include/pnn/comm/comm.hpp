@@ -130,4 +130,11 @@ concept OverlappingComm = Comm<C> && requires(const C c, T* p, double* d, std::s
     c.end_sums();
 };
 
+// Optional: an overlapping communicator whose sums take device memory and run on a stream of the
+// device's own (pnn::Nccl): begin_sum(p, n) queues the sum behind the kernels queued so far,
+// end_sums() queues what follows behind every sum, and neither waits on the host. The cost,
+// a host value, is then summed with sum() after backprop.
+template <class C>
+concept StreamOverlappingComm = C::sums_on_device_stream;
+
 }  // namespace pnn

@@ -54,6 +54,7 @@ public:
             detail::nccl_check(ncclCommInitRank(&c, size(), id, rank()), "ncclCommInitRank");
         }
         nccl_ = std::shared_ptr<ncclComm>(c, [](ncclComm_t p) { ncclCommDestroy(p); });
+        overlap_ = std::make_shared<OverlapStream>();
     }
 
     // The gradient is summed where it lies, in GPU memory.
@@ -82,12 +83,74 @@ public:
                                nccl_.get());
     }
 
+    // ---- The overlapped sum (pnn/comm/comm.hpp, OverlappingComm and StreamOverlappingComm):
+    // each bucket's ncclAllReduce goes out on a stream of its own, behind an event recorded on
+    // the device's stream when backprop has queued the kernels that finish the bucket, so the
+    // reduction of one bucket runs on the GPU while backprop computes the next; the update is
+    // queued behind an event recorded after the last sum. Nothing here waits on the host, and
+    // NCCL moves its collectives without being polled. overlaps() and bucket_bytes() are
+    // Mpi's (MpiOptions::overlap and bucket_bytes).
+    static constexpr bool sums_on_device_stream = true;
+
+    // Queues the in-place sum of p[0, n) (GPU memory) over ranks behind the kernels queued so
+    // far on the device's stream; p must not be touched until end_sums().
+    template <class T>
+    void begin_sum(T* p, std::size_t n) const {
+        OverlapStream& o = *overlap_;
+        detail::cuda_check(cudaEventRecord(o.bucket_final, stream_), "cudaEventRecord (a bucket is final)");
+        detail::cuda_check(cudaStreamWaitEvent(o.stream, o.bucket_final, 0), "cudaStreamWaitEvent (the reduction stream)");
+        detail::nccl_check(ncclAllReduce(p, p, n, detail::nccl_type<T>(), ncclSum, nccl_.get(), o.stream),
+                           "ncclAllReduce (a bucket)", nccl_.get());
+        o.started = true;
+    }
+    void progress() const {}
+    // Whether every queued sum has run (for stage timing's overlapped figure).
+    bool sums_done() const {
+        OverlapStream& o = *overlap_;
+        if (!o.started) return true;
+        detail::cuda_check(cudaEventRecord(o.sums_done, o.stream), "cudaEventRecord (the sums are done)");
+        const cudaError_t status = cudaEventQuery(o.sums_done);
+        if (status == cudaErrorNotReady) return false;
+        detail::cuda_check(status, "cudaEventQuery (the sums are done)");
+        return true;
+    }
+    // Queues everything the device's stream runs next behind every queued sum.
+    void end_sums() const {
+        OverlapStream& o = *overlap_;
+        if (!o.started) return;
+        detail::cuda_check(cudaEventRecord(o.sums_done, o.stream), "cudaEventRecord (the sums are done)");
+        detail::cuda_check(cudaStreamWaitEvent(stream_, o.sums_done, 0), "cudaStreamWaitEvent (the update)");
+        o.started = false;
+    }
+
 private:
+    // The reduction's stream and its two events (timing off: they only order work), made once,
+    // shared by copies of this communicator.
+    struct OverlapStream {
+        cudaStream_t stream = nullptr;
+        cudaEvent_t bucket_final = nullptr, sums_done = nullptr;
+        bool started = false;
+        OverlapStream() {
+            detail::cuda_check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+            detail::cuda_check(cudaEventCreateWithFlags(&bucket_final, cudaEventDisableTiming), "cudaEventCreateWithFlags");
+            detail::cuda_check(cudaEventCreateWithFlags(&sums_done, cudaEventDisableTiming), "cudaEventCreateWithFlags");
+        }
+        ~OverlapStream() {
+            cudaEventDestroy(sums_done);
+            cudaEventDestroy(bucket_final);
+            cudaStreamDestroy(stream);
+        }
+        OverlapStream(const OverlapStream&) = delete;
+        OverlapStream& operator=(const OverlapStream&) = delete;
+    };
+
     cudaStream_t stream_;
     std::shared_ptr<ncclComm> nccl_;  // shared by copies; the last one destroys it
+    std::shared_ptr<OverlapStream> overlap_;
 };
 
-static_assert(Comm<Nccl>);
+static_assert(Comm<Nccl> && OverlappingComm<Nccl, float> && OverlappingComm<Nccl, double> &&
+              StreamOverlappingComm<Nccl>);
 
 }  // namespace pnn
 #endif

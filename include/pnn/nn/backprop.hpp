@@ -103,9 +103,17 @@ public:
     // them: δ_L, then ∂J/∂Θ_{L-1} in chunks of output units, δ_{L-1}, ∂J/∂Θ_{L-2}, ... A chunk's
     // gradient is final once its product has seen every row, so the gradient becomes final as a
     // suffix of the flat buffer that grows towards its start: the last layer's last units first.
-    //   sink.cost_ready(c)  once, after forward: c = the cost's sum over x
+    //   sink.cost_ready(read)  once, after forward, read a QueuedCost: read() returns the cost's
+    //                       sum over x (it waits for the device; a sink that sums on the
+    //                       device's own stream leaves it, and takes the cost that
+    //                       accumulate_overlapped returns)
     //   sink.ready(f)       grad[f, end) is final (f decreasing, one call per chunk)
     //   sink.poll()         between row pieces of the products, to let started sums move
+
+    struct QueuedCost {
+        Backprop* backprop;
+        double operator()() const { return backprop->queued_cost(); }
+    };
 
     // Most bytes of activations and deltas the window keeps: rows past it go blocked first.
     static constexpr std::size_t default_window_bytes = std::size_t(64) << 20;
@@ -239,7 +247,7 @@ private:
         if (output_ == Output::softmax) dev_->softmax_output_delta(delta, y, cost);
         else dev_->sigmoid_output_delta(delta, y, cost);
         lap(&StageTimes::forward);
-        sink.cost_ready(queued_cost());
+        sink.cost_ready(QueuedCost{this});
 
         // Row pieces of at least a cache block and 256 rows: long enough for BLAS's full speed,
         // short enough that the sums in flight are polled every millisecond or so.

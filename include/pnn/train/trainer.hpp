@@ -445,15 +445,18 @@ private:
     }
 
     // Whether the gradient's sum over ranks runs while backprop still computes: a communicator
-    // that can (pnn::Mpi with overlap on, more than one rank), host memory, and a gradient of
-    // more than one bucket (of one, nothing could be sent before the end, and the blocked order
-    // is faster).
+    // that can (pnn::Mpi with overlap on, more than one rank) on the memory the gradient lies in
+    // (host memory; device memory for one that sums on a stream of the device's, pnn::Nccl), and
+    // a gradient of more than one bucket (of one, nothing could be sent before the end, and the
+    // blocked order is faster).
     bool overlapping() const {
-        if constexpr (D::host_memory && OverlappingComm<C, T>)
+        if constexpr (overlaps_here)
             return comm_.overlaps() && net_.parameter_count() * sizeof(T) > comm_.bucket_bytes();
         else
             return false;
     }
+    static constexpr bool overlaps_here =
+        OverlappingComm<C, T> && (D::host_memory || StreamOverlappingComm<C>);
 
     std::size_t bucket_elements() const {
         if constexpr (OverlappingComm<C, T>) return std::max<std::size_t>(1, comm_.bucket_bytes() / sizeof(T));
@@ -465,9 +468,11 @@ private:
     // backprop has finished it, the cost's sum as soon as forward has. Bucket boundaries follow
     // from the layer sizes and the bucket size alone, never from timing, so every rank starts
     // the same sums in the same order. Stage timing: the wait for the sums after backprop is
-    // the reduction; the time they ran beside backprop is `overlapped`.
+    // the reduction; the time they ran beside backprop is `overlapped`. On a device stream
+    // (pnn::Nccl) the sums are queued behind the kernels that finish their bucket and the update
+    // is queued behind the sums: nothing waits on the host but the cost, summed after backprop.
     double overlapped_sums(MatrixRef<const T> x, const int* y, T* grad) {
-        if constexpr (D::host_memory && OverlappingComm<C, T>) {
+        if constexpr (overlaps_here) {
             const std::size_t p = net_.parameter_count(), bucket = bucket_elements();
             struct Buckets {
                 const C& comm;
@@ -477,8 +482,9 @@ private:
                 std::size_t bucket;
                 double cost = 0;
                 StageClock::clock::time_point first{}, done{};
-                void cost_ready(double c) {
-                    cost = c;
+                void cost_ready(typename Backprop<D, T>::QueuedCost read) {
+                    if constexpr (!D::host_memory) return;  // summed after backprop, not waited for here
+                    cost = read();
                     comm.begin_sum(&cost, 1);
                 }
                 void ready(std::size_t from) {
@@ -496,12 +502,16 @@ private:
                 }
             } buckets{comm_, clock_, grad, p, bucket};
             dev_.fill(grad, p, T(0));
-            bp_.accumulate_overlapped(dev_.data(theta_), x, y, grad, bucket, buckets);
+            const double local_cost = bp_.accumulate_overlapped(dev_.data(theta_), x, y, grad, bucket, buckets);
             if (clock_.summing()) {  // from the first sum's start to backprop's end, or to when all were done
                 const auto end = buckets.done == StageClock::clock::time_point{} ? StageClock::clock::now() : buckets.done;
                 clock_.times.overlapped += std::chrono::duration<double>(end - buckets.first).count();
             }
             comm_.end_sums();
+            if constexpr (!D::host_memory) {
+                buckets.cost = local_cost;
+                comm_.sum(&buckets.cost, 1);
+            }
             return buckets.cost;
         } else {
             return full_batch(x, y, grad);
