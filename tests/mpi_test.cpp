@@ -89,21 +89,24 @@ TEST_CASE("Mpi trains the same model as Local: placements, reductions, full batc
 TEST_CASE("overlapped reduction: buckets of any size give Local's model; the sums run beside backprop") {
     // 224 parameters, under one default bucket: buckets of 8 bytes to 1000 bytes cut the gradient
     // into single elements, sub-layer chunks and whole layers; 0 is the default (one bucket,
-    // the blocked order).
-    Trainer<pnn::Local> local(initial);
-    const auto local_history = local.fit(data, settings(0));
-    const auto local_gradient = local.gradient(data, 0.1);
+    // the blocked order). The full batch, mini-batches of 128 rows, and of 3 (on 4 ranks, some
+    // rank holds none of a batch's rows, and must start the same sums as the others).
+    for (std::size_t batch : {std::size_t(0), std::size_t(128), std::size_t(3)})
     for (bool overlap : {true, false})
         for (std::size_t bucket : {std::size_t(8), std::size_t(64), std::size_t(200), std::size_t(1000), std::size_t(0)}) {
+            CAPTURE(batch);
             CAPTURE(overlap);
             CAPTURE(bucket);
+            Trainer<pnn::Local> local(initial);
+            const auto local_history = local.fit(data, settings(batch));
+            const auto local_gradient = local.gradient(data, 0.1);
             Mpi::Options options;
             options.overlap = overlap;
             options.bucket_bytes = bucket;
             Mpi comm(MPI_COMM_WORLD, options);
             Trainer<Mpi> mpi(initial, comm);
             mpi.record_stages(true);
-            const auto history = mpi.fit(data, settings(0));
+            const auto history = mpi.fit(data, settings(batch));
             CHECK(test::relative_difference(mpi.net(), local.net()) <= 1e-12);
             REQUIRE(history.size() == local_history.size());
             for (std::size_t i = 0; i < history.size(); ++i)

@@ -234,7 +234,9 @@ private:
         const std::size_t layers = layout_.layers(), rows = x.rows;
         auto kept = [&](std::size_t l) { return MatrixRef<T>{dev_->data(window_acts_[l]), rows, sizes()[l + 1]}; };
         MatrixRef<const T> a = x;
-        for (std::size_t l = 0; l < layers; ++l) {
+        // (A rank may hold none of a mini-batch's rows: it computes nothing, but reports every
+        // chunk as the others do, so that all ranks start the same sums.)
+        for (std::size_t l = 0; l < layers && rows > 0; ++l) {
             const MatrixRef<const T> t = theta_of(theta, l);
             MatrixRef<T> z = kept(l);
             dev_->fill_rows(z, bias(t));
@@ -244,8 +246,10 @@ private:
             a = z;
         }
         MatrixRef<T> delta = kept(layers - 1);
-        if (output_ == Output::softmax) dev_->softmax_output_delta(delta, y, cost);
-        else dev_->sigmoid_output_delta(delta, y, cost);
+        if (rows > 0) {
+            if (output_ == Output::softmax) dev_->softmax_output_delta(delta, y, cost);
+            else dev_->sigmoid_output_delta(delta, y, cost);
+        }
         lap(&StageTimes::forward);
         sink.cost_ready(QueuedCost{this});
 

@@ -166,7 +166,11 @@ public:
         const std::size_t p = net_.parameter_count();
         settings_ = opt;
         const bool full = opt.batch_size == 0 || opt.batch_size == r.shard.global_rows;
-        if (full && overlapping()) bp_.prepare_overlap(r.shard.rows(), bucket_elements());  // before the loop: it allocates
+        if (overlapping()) {  // before the loop: it allocates
+            const std::size_t rows = full ? r.shard.rows() : std::min(opt.batch_size, r.shard.rows());
+            bp_.prepare_overlap(rows, bucket_elements());
+            if (!full) make_batch_room(rows, r.x.view().cols);
+        }
         const Batching batching{opt.batch_size, opt.seed};
         std::vector<double> history;
         history.reserve(std::min<std::size_t>(opt.iterations, std::size_t(1) << 20));
@@ -423,9 +427,10 @@ private:
         }
         double sum;
         if (batch) {
-            if (grad) dev_.fill(grad, net_.parameter_count(), T(0));
             const auto [lo, hi] = batch_positions(s.global_rows, *batch);
             m = hi - lo;
+            if (grad && overlapping()) return overlapped_sums(gather_batch(s, x, y, lo, hi), dev_.data(batch_y_), grad);
+            if (grad) dev_.fill(grad, net_.parameter_count(), T(0));
             sum = local_rows(s, x, y, lo, hi, grad);
         } else {
             m = s.global_rows;
@@ -463,11 +468,12 @@ private:
         else return 1;
     }
 
-    // The full batch's sums in the overlapped order (Backprop::accumulate_overlapped): each
-    // bucket of the gradient, from its end towards its start, is summed over ranks as soon as
-    // backprop has finished it, the cost's sum as soon as forward has. Bucket boundaries follow
-    // from the layer sizes and the bucket size alone, never from timing, so every rank starts
-    // the same sums in the same order. Stage timing: the wait for the sums after backprop is
+    // The sums over x, this rank's rows of the full batch or of a mini-batch (gathered), in the
+    // overlapped order (Backprop::accumulate_overlapped): each bucket of the gradient, from its
+    // end towards its start, is summed over ranks as soon as backprop has finished it, the
+    // cost's sum as soon as forward has. Bucket boundaries follow from the layer sizes and the
+    // bucket size alone, never from timing, so every rank starts the same sums in the same order
+    // (a rank that holds none of a mini-batch's rows too). Stage timing: the wait for the sums after backprop is
     // the reduction; the time they ran beside backprop is `overlapped`. On a device stream
     // (pnn::Nccl) the sums are queued behind the kernels that finish their bucket and the update
     // is queued behind the sums: nothing waits on the host but the cost, summed after backprop.
@@ -641,10 +647,21 @@ private:
     // at a time, in the batch's order.
     double local_rows(const Shard<T>& s, MatrixRef<const T> x, const int* y, std::size_t lo, std::size_t hi, T* grad) {
         double sum = 0;
+        for_local_blocks(s, lo, hi, [&](const std::size_t* index, std::size_t count) {
+            sum += bp_.accumulate_rows(dev_.data(theta_), x, y, index, count, grad);
+        });
+        return sum;
+    }
+
+    // Calls f(index, count) for the samples at order positions [lo, hi) that this rank holds, a
+    // block of rows at a time, in the batch's order: index (device memory) holds their rows in
+    // the shard.
+    template <class F>
+    void for_local_blocks(const Shard<T>& s, std::size_t lo, std::size_t hi, F&& f) {
         local_index_.clear();
         auto flush = [&] {
             dev_.copy_in(dev_.data(batch_index_), local_index_.data(), local_index_.size());
-            sum += bp_.accumulate_rows(dev_.data(theta_), x, y, dev_.data(batch_index_), local_index_.size(), grad);
+            f(const_cast<const std::size_t*>(dev_.data(batch_index_)), local_index_.size());
             local_index_.clear();
         };
         for (std::size_t k = lo; k < hi; ++k) {
@@ -653,7 +670,28 @@ private:
             if (local_index_.size() == bp_.block_rows()) flush();
         }
         if (!local_index_.empty()) flush();
-        return sum;
+    }
+
+    // This rank's rows of the mini-batch at order positions [lo, hi), gathered into batch_x_ and
+    // batch_y_ in the batch's order: the overlapped order carries a batch's rows forward
+    // together, so they must lie together.
+    MatrixRef<const T> gather_batch(const Shard<T>& s, MatrixRef<const T> x, const int* y, std::size_t lo, std::size_t hi) {
+        std::size_t rows = 0;
+        for_local_blocks(s, lo, hi, [&](const std::size_t* index, std::size_t count) {
+            dev_.gather_rows(x, y, index, MatrixRef<T>{dev_.data(batch_x_) + rows * x.cols, count, x.cols},
+                             dev_.data(batch_y_) + rows);
+            rows += count;
+        });
+        return {dev_.data(batch_x_), rows, x.cols};
+    }
+
+    // Room in batch_x_ and batch_y_ for a mini-batch of `rows` rows of `cols` features.
+    void make_batch_room(std::size_t rows, std::size_t cols) {
+        if (rows * cols <= batch_x_room_ && rows <= batch_y_room_) return;
+        batch_x_ = dev_.template make_buffer<T>(rows * cols);
+        batch_y_ = dev_.template make_buffer<int>(rows);
+        batch_x_room_ = rows * cols;
+        batch_y_room_ = rows;
     }
 
     // Identifies the net's shape, units and element type, for checking that all ranks agree on it.
@@ -701,6 +739,10 @@ private:
     typename D::template buffer<T> theta_, grad_, mask_;
     OptimizerState<D, T> optimizer_{dev_, net_.parameter_count()};
     typename D::template buffer<std::size_t> batch_index_;
+    // A mini-batch's rows gathered together, for the overlapped order (made by fit when needed).
+    typename D::template buffer<T> batch_x_;
+    typename D::template buffer<int> batch_y_;
+    std::size_t batch_x_room_ = 0, batch_y_room_ = 0;
     std::size_t step_ = 0;
     std::vector<std::size_t> order_;  // this epoch's sample order (mini-batch only)
     std::size_t order_epoch_ = std::size_t(-1);
