@@ -71,16 +71,21 @@ ddp = {}
 for l in lines:
     if "ddp" in l: ddp.setdefault(str(l["ddp_bucket_mb"]), []).append(l["ddp"])
 res = dict(head, link=rate, tc=open(tc).read().strip().splitlines(), rounds=len(rounds),
-           **{k: med(k) for k in ("on", "off", "forward", "fwd_bwd", "allreduce")},
+           **{k: med(k) for k in ("on", "off", "auto", "forward", "fwd_bwd", "allreduce")},
+           auto_overlapped=sum(r["auto_overlaps"] for r in rounds),
            limit=statistics.median(limit), on_over_limit=ratio("on"), off_over_limit=ratio("off"),
+           auto_over_limit=ratio("auto"),
            ddp_ms={mb: statistics.median(v) for mb, v in ddp.items()})
 print(f"link {rate}: step with overlap {res['on']:.1f} ms, without {res['off']:.1f} ms; forward {res['forward']:.1f}, "
       f"forward+backward {res['fwd_bwd']:.1f}, bare allreduce {res['allreduce']:.1f}; overlap limit {res['limit']:.1f} ms: "
-      f"on {res['on_over_limit']:.2f}x, off {res['off_over_limit']:.2f}x the limit (medians of {len(rounds)} rounds)")
+      f"on {res['on_over_limit']:.2f}x, off {res['off_over_limit']:.2f}x the limit (medians of {len(rounds)} rounds); "
+      f"the default (trial steps) {res['auto']:.1f} ms, {res['auto_over_limit']:.2f}x, overlapped in "
+      f"{res['auto_overlapped']} of {len(rounds)} rounds")
 if ddp:
     best = min(res["ddp_ms"], key=res["ddp_ms"].get)
     print(f"  PyTorch DDP (gloo): " + ", ".join(f"{t:.1f} ms with {mb} MB buckets" for mb, t in res["ddp_ms"].items())
-          + f"; pnn with overlap takes {res['on'] / res['ddp_ms'][best]:.2f}x DDP's best ({best} MB)")
+          + f"; pnn with overlap takes {res['on'] / res['ddp_ms'][best]:.2f}x DDP's best ({best} MB), "
+          f"the default {res['auto'] / res['ddp_ms'][best]:.2f}x")
 if path:
     with open(path, "a") as f: f.write(json.dumps(res) + "\n")
 PY

@@ -1,8 +1,11 @@
 // overlap_step: one data-parallel step of a net whose gradient is worth overlapping (784-1024-
 // 1024-10 float32 by default: 1.86 M parameters, a 7.4 MB gradient), 2 or more ranks under
 // mpirun, each with its own rows. In one run, interleaved round by round, every rank at once:
-//   on          ms per step of fit with the gradient's sums overlapped (MpiOptions::overlap)
+//   on          ms per step of fit with the gradient's sums overlapped, every step
+//               (MpiOptions::overlap, overlap_trial off)
 //   off         the same step with overlap off (one sum after backprop)
+//   auto        the default: overlap on, with the trial steps that keep the faster order
+//               (made in the warm-up fit); auto_overlaps says which it kept
 //   forward     ms of the forward pass alone over a rank's rows (Trainer<Local>::cost)
 //   fwd_bwd     ms of forward and backward alone (Trainer<Local>::gradient)
 //   allreduce   ms of one bare MPI_Allreduce of the gradient's bytes on MPI_COMM_WORLD
@@ -81,14 +84,15 @@ int main(int argc, char** argv) {
     // this rank's own rows (different on every rank), passed as a shard
     const pnn::Dataset<T> mine = bench::synthetic<T>(rows * std::size_t(ranks), 784, 10)
                                      .slice(rows * std::size_t(rank), rows * std::size_t(rank + 1));
-    auto trainer = [&](bool overlap) {
+    auto trainer = [&](bool overlap, bool trial) {
         pnn::MpiOptions o;
         o.placement = pnn::Placement::sharded;
         o.overlap = overlap;
+        o.overlap_trial = trial;
         o.bucket_bytes = bucket;
         return std::make_unique<pnn::Trainer<pnn::Mlp<T>, pnn::Cpu, pnn::Mpi>>(net, pnn::Mpi(MPI_COMM_WORLD, o));
     };
-    auto on = trainer(true), off = trainer(false);
+    auto on = trainer(true, false), off = trainer(false, false), automatic = trainer(true, true);
     pnn::Trainer<pnn::Mlp<T>, pnn::Cpu, pnn::Local> alone(net);
     pnn::Sgd sgd;
     sgd.learning_rate = 0.01;
@@ -98,6 +102,7 @@ int main(int argc, char** argv) {
     // warm-up: every path once
     on->fit(mine, sgd);
     off->fit(mine, sgd);
+    automatic->fit(mine, sgd);  // its trial steps (sgd.iterations >= 4) decide
     (void)alone.gradient(mine);
     allreduce();
     if (rank == 0)
@@ -107,13 +112,15 @@ int main(int argc, char** argv) {
     for (int round = 0; round < rounds; ++round) {
         const double t_on = timed(1, [&] { on->fit(mine, sgd); }) / steps;
         const double t_off = timed(1, [&] { off->fit(mine, sgd); }) / steps;
+        const double t_auto = timed(1, [&] { automatic->fit(mine, sgd); }) / steps;
         const double t_forward = timed(steps, [&] { (void)alone.cost(mine); });
         const double t_fwd_bwd = timed(steps, [&] { (void)alone.gradient(mine); });
         const double t_allreduce = timed(steps, allreduce);
         if (rank == 0)
-            std::printf("{\"round\": %d, \"on\": %.3f, \"off\": %.3f, \"forward\": %.3f, \"fwd_bwd\": %.3f, "
-                        "\"allreduce\": %.3f}\n",
-                        round, t_on, t_off, t_forward, t_fwd_bwd, t_allreduce);
+            std::printf("{\"round\": %d, \"on\": %.3f, \"off\": %.3f, \"auto\": %.3f, \"auto_overlaps\": %s, "
+                        "\"forward\": %.3f, \"fwd_bwd\": %.3f, \"allreduce\": %.3f}\n",
+                        round, t_on, t_off, t_auto, automatic->overlap_choice(false).overlap ? "true" : "false", t_forward,
+                        t_fwd_bwd, t_allreduce);
         std::fflush(stdout);
     }
     return 0;

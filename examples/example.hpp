@@ -374,6 +374,11 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
                         1e3 * seconds[seconds.size() / 2], 1e3 * total / double(seconds.size()), seconds.size(),
                         total);
         }
+        for (bool mini_batches : {false, true})
+            if (const pnn::OverlapChoice& c = trainer.overlap_choice(mini_batches); c.decided)
+                std::printf("gradient's sum: %s (trial steps' best, summed over ranks: %.3f ms blocked, %.3f ms overlapped)\n",
+                            c.overlap ? "overlapped with backprop" : "after backprop (blocked order)",
+                            1e3 * c.blocked_seconds, 1e3 * c.overlapped_seconds);
         std::printf("where the time went (rank 0):\n%s", trainer.stages().table().c_str());
     }
     return 0;

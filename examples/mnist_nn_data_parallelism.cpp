@@ -66,10 +66,11 @@ int main(int argc, char** argv) {
     pnn::MpiOptions options;
     std::string overlap = "on";
     app.add_option("--overlap", overlap,
-                   "on: sum the gradient in buckets while backprop computes (allreduce); off: in one sum after it")
+                   "on: sum the gradient in buckets while backprop computes (allreduce) if the first steps, which "
+                   "try both, find it faster; always: every step; off: in one sum after backprop")
         ->capture_default_str()
-        ->check(CLI::IsMember({"on", "off"}));
-    app.add_option("--bucket-bytes", options.bucket_bytes, "bytes of gradient per bucket of the overlapped sum (0 = 1 MiB)")
+        ->check(CLI::IsMember({"on", "always", "off"}));
+    app.add_option("--bucket-bytes", options.bucket_bytes, "bytes of gradient per bucket of the overlapped sum (0 = 128 KiB)")
         ->capture_default_str()
         ->check(example::count);
     if (const int status = example::parse(app, o, argc, argv, "mnist_nn_data_parallelism", rank == 0); status >= 0)
@@ -78,7 +79,8 @@ int main(int argc, char** argv) {
         pnn::Cpu::set_threads(o.threads);
         options.reduction = reduction == "allreduce" ? pnn::Reduction::allreduce : pnn::Reduction::gather_bcast;
         options.watchdog = std::chrono::milliseconds(std::int64_t(watchdog * 1e3));
-        options.overlap = overlap == "on";
+        options.overlap = overlap != "off";
+        options.overlap_trial = overlap == "on";
         if (nccl && o.device != "cuda") {
             if (rank == 0) std::fprintf(stderr, "mnist_nn_data_parallelism: --nccl: expected --device cuda, found --device %s\n",
                                         o.device.c_str());

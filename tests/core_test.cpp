@@ -362,6 +362,32 @@ TEST_CASE("the gradient does not depend on the block size the device works in") 
     CHECK(whole.cost(d) == doctest::Approx(small.cost(d)).epsilon(1e-13));
 }
 
+TEST_CASE("OverlapChoice: overlapped first, then alternating; the order whose best step, summed over ranks, is faster") {
+    struct TwoRanksAlike {  // a communicator's sum over two ranks that measured the same
+        void sum(double* p, std::size_t n) const {
+            for (std::size_t i = 0; i < n; ++i) p[i] *= 2;
+        }
+    };
+    for (bool overlapped_faster : {true, false}) {
+        CAPTURE(overlapped_faster);
+        pnn::OverlapChoice c;
+        const double steps[4] = {5.0, 3.0, overlapped_faster ? 2.5 : 3.5, 4.0};  // O (warming up), B, O, B
+        for (int i = 0; i < 4; ++i) {
+            CHECK_FALSE(c.decided);
+            CHECK(c.next_overlaps() == (i % 2 == 0));
+            c.record(steps[i], TwoRanksAlike{});
+        }
+        REQUIRE(c.decided);
+        CHECK(c.overlap == overlapped_faster);
+        CHECK(c.blocked_seconds == 6.0);
+        CHECK(c.overlapped_seconds == (overlapped_faster ? 5.0 : 7.0));
+        CHECK(c.next_overlaps() == overlapped_faster);
+        c.record(0.1, TwoRanksAlike{});  // decided: nothing changes
+        CHECK(c.overlap == overlapped_faster);
+        CHECK(c.blocked_seconds == 6.0);
+    }
+}
+
 TEST_CASE("the overlapped order: each piece of the gradient is final when reported; sums are the blocked order's") {
     const auto d = test::blobs<double>(1000, 30, 5, 1);
     const pnn::MatrixRef<const double> x = d.x_ref();

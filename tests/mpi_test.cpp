@@ -102,6 +102,7 @@ TEST_CASE("overlapped reduction: buckets of any size give Local's model; the sum
             const auto local_gradient = local.gradient(data, 0.1);
             Mpi::Options options;
             options.overlap = overlap;
+            options.overlap_trial = false;  // always overlap (the trial steps are tested below)
             options.bucket_bytes = bucket;
             Mpi comm(MPI_COMM_WORLD, options);
             Trainer<Mpi> mpi(initial, comm);
@@ -129,6 +130,44 @@ TEST_CASE("overlapped reduction: buckets of any size give Local's model; the sum
     const auto history = mpi_float.fit(float_data, settings(0));
     for (std::size_t i = 0; i < history.size(); ++i) CHECK(history[i] == doctest::Approx(float_history[i]).epsilon(1e-5));
     CHECK(test::relative_difference(mpi_float.net(), local_float.net()) <= 1e-5);
+}
+
+TEST_CASE("overlap's trial steps: both orders tried, one kept on every rank, Local's model") {
+    // The default: the first 4 steps that could overlap alternate overlapped and blocked, then
+    // the faster (summed over ranks) is kept, the same on every rank.
+    for (std::size_t batch : {std::size_t(0), std::size_t(128)}) {
+        CAPTURE(batch);
+        Trainer<pnn::Local> local(initial);
+        const auto local_history = local.fit(data, settings(batch));
+        Mpi::Options options;
+        options.bucket_bytes = 64;
+        Trainer<Mpi> mpi(initial, Mpi(MPI_COMM_WORLD, options));
+        const pnn::OverlapChoice& choice = mpi.overlap_choice(batch > 0);
+        CHECK(choice.trials == 0);
+        auto few = settings(batch);
+        few.iterations = 3;
+        mpi.fit(data, few);  // the trials go on across fits
+        CHECK(choice.trials == (world_size() > 1 ? 3 : 0));
+        CHECK_FALSE(choice.decided);
+        few.iterations = settings(batch).iterations - 3;
+        const auto history = mpi.fit(data, few);
+        CHECK(test::relative_difference(mpi.net(), local.net()) <= 1e-12);
+        CHECK(history.back() == doctest::Approx(local_history.back()).epsilon(1e-12));
+        CHECK(mpi.overlap_choice(batch == 0).trials == 0);  // the other kind of step has its own
+        if (world_size() == 1) {
+            CHECK_FALSE(choice.decided);  // nothing to overlap with
+            continue;
+        }
+        REQUIRE(choice.decided);
+        CHECK(choice.trials == 4);
+        CHECK(choice.overlap == (choice.overlapped_seconds < choice.blocked_seconds));
+        double chosen[3] = {double(choice.overlap), choice.blocked_seconds, choice.overlapped_seconds};
+        double sum[3] = {chosen[0], chosen[1], chosen[2]};
+        MPI_Allreduce(MPI_IN_PLACE, sum, 3, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+        CHECK((sum[0] == 0 || sum[0] == world_size()));  // the same order everywhere
+        CHECK(sum[1] == world_size() * chosen[1]);        // from the same sums
+        CHECK(sum[2] == world_size() * chosen[2]);
+    }
 }
 
 TEST_CASE("transfers past an MPI count go in pieces: with the piece limit lowered, Local's model, checkpoints too") {

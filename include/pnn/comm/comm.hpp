@@ -113,6 +113,8 @@ concept Comm = CommFor<C, float> && CommFor<C, double> &&
 // Optional: a communicator that sums the gradient in buckets while backprop still computes
 // (pnn::Mpi; the Trainer uses it where the device's memory is the host's):
 //   overlaps()          whether it does, for its options and rank count
+//   overlap_trial()     whether the Trainer first tries both orders and keeps the faster
+//                       (pnn/train/overlap_choice.hpp); else it always overlaps
 //   bucket_bytes()      how many bytes of gradient one bucket's sum carries
 //   begin_sum(p, n)     starts the non-blocking in-place sum of p[0, n) over ranks (collective:
 //                       every rank starts the same buckets in the same order)
@@ -122,6 +124,7 @@ concept Comm = CommFor<C, float> && CommFor<C, double> &&
 template <class C, class T>
 concept OverlappingComm = Comm<C> && requires(const C c, T* p, double* d, std::size_t n) {
     { c.overlaps() } -> std::convertible_to<bool>;
+    { c.overlap_trial() } -> std::convertible_to<bool>;
     { c.bucket_bytes() } -> std::convertible_to<std::size_t>;
     c.begin_sum(p, n);
     c.begin_sum(d, n);

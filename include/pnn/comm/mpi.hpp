@@ -157,15 +157,22 @@ struct MpiOptions {
     // non-blocking sum starts as soon as backprop has finished it; pnn/nn/backprop.hpp's
     // overlapped order). false: one sum of the whole gradient after backprop, as before.
     bool overlap = true;
+    // With overlap on, on CPUs: whether a fit's first steps try the blocked and the overlapped
+    // order in turn and keep the faster (pnn/train/overlap_choice.hpp: the overlapped order's
+    // products are slower, which a fast link does not repay). false: always overlap.
+    bool overlap_trial = true;
     // Bytes per bucket of the overlapped sum (0 = default_bucket_bytes). Smaller buckets leave
     // less of the sum to wait for after backprop ends (the last bucket's transfer) but cost one
     // collective's latency each and cut the gradient products into narrower pieces.
     std::size_t bucket_bytes = 0;
-    // 1 MiB: 8 ms on a 1 Gbit/s link and 0.8 ms on 10 Gbit/s are left exposed at the end,
-    // against about 0.1 ms of latency per bucket over TCP, and a chunk of a 1024-unit layer's
-    // gradient is still 256 units wide, a product BLAS runs at full speed (benchmarks/overlap.sh
-    // measures the sizes around it).
-    static constexpr std::size_t default_bucket_bytes = std::size_t(1) << 20;
+    // 128 KiB: benchmarks/overlap.sh (784-1024-1024-10 float32, 2 ranks over a 1 Gbit/s link,
+    // 2-core AMD EPYC, 2026-12-06) put the step at 1.04-1.08x the overlap limit with 128 KiB,
+    // 1.10-1.13x with 256 KiB, 1.17x with 512 KiB and 1.25x with 1 MiB: Open MPI moves a
+    // bucket only while polled, so the smaller the buckets, the less is left after backprop.
+    // Narrower chunks make the products slower, which the trial steps weigh (overlap_trial): on
+    // a fast link they keep the blocked order. A gradient of one bucket or less (the seed's
+    // 82 KB) always takes the blocked order.
+    static constexpr std::size_t default_bucket_bytes = std::size_t(128) << 10;
 };
 
 class Mpi {
@@ -403,6 +410,7 @@ public:
         return options_.overlap && options_.reduction == Reduction::allreduce && options_.reproducible_block == 0 &&
                size_ > 1;
     }
+    bool overlap_trial() const { return options_.overlap_trial; }
     std::size_t bucket_bytes() const {
         return options_.bucket_bytes > 0 ? options_.bucket_bytes : Options::default_bucket_bytes;
     }

@@ -25,6 +25,7 @@
 #include "pnn/train/adam.hpp"
 #include "pnn/train/checkpoint.hpp"
 #include "pnn/train/optimizer.hpp"
+#include "pnn/train/overlap_choice.hpp"
 #include "pnn/train/sgd.hpp"
 #include "pnn/train/shuffle.hpp"
 #include "pnn/train/stages.hpp"
@@ -87,6 +88,11 @@ public:
     void record_stages(bool on) { record_ = on; }
     const StageTimes& stages() const { return clock_.times; }
     void reset_stages() { clock_.times = StageTimes{}; }
+
+    // Where the gradient's sum may overlap backprop (pnn::Mpi on CPUs, pnn/comm/comm.hpp), the
+    // order chosen from the first steps (pnn/train/overlap_choice.hpp), for full-batch steps
+    // (mini_batches false) or mini-batch steps; decided is false until the trials are done.
+    const OverlapChoice& overlap_choice(bool mini_batches) const { return overlap_choice_[mini_batches ? 1 : 0]; }
 
     // The timeline of fit (pnn/train/timeline.hpp): every stage of every step, each a begin and
     // an end, kept in a buffer of max_events (allocated here; past it events are counted, not
@@ -416,24 +422,48 @@ private:
     };
 
     double sums(const Resident& r, const Batching* batch, bool with_gradient, bool everywhere, std::size_t& m) {
-        const Shard<T>& s = r.shard;
-        const MatrixRef<const T> x = r.x.view();
-        const int* y = r.y.view().data;
         if (comm_.reproducible_rows() > 0) return reproducible_sums(r, batch, with_gradient, m);
         T* grad = with_gradient ? dev_.data(grad_) : nullptr;
-        if (!batch && grad && overlapping()) {
-            m = s.global_rows;
-            return overlapped_sums(x, y, grad);
+        const std::size_t all = r.shard.global_rows;
+        const auto [lo, hi] = batch ? batch_positions(all, *batch) : std::pair<std::size_t, std::size_t>{0, all};
+        m = hi - lo;
+        if constexpr (overlaps_here) {
+            if (grad && overlapping()) return chosen_order_sums(r, batch, lo, hi, grad, everywhere);
         }
+        return blocked_sums(r, batch, lo, hi, grad, everywhere);
+    }
+
+    // sums() where the gradient's sum may overlap backprop: overlapped, or blocked if the
+    // trial steps found that faster here (pnn/train/overlap_choice.hpp), or one of the trials.
+    double chosen_order_sums(const Resident& r, const Batching* batch, std::size_t lo, std::size_t hi, T* grad,
+                             bool everywhere) {
+        const MatrixRef<const T> x = r.x.view();
+        const int* y = r.y.view().data;
+        auto overlapped = [&] {
+            return batch ? overlapped_sums(gather_batch(r.shard, x, y, lo, hi), dev_.data(batch_y_), grad)
+                         : overlapped_sums(x, y, grad);
+        };
+        // On a device stream (pnn::Nccl) the host cannot time a step's reduction without waiting
+        // for it, and the sums run beside the kernels at little cost: always overlap there.
+        if (!D::host_memory || !comm_.overlap_trial()) return overlapped();
+        OverlapChoice& choice = overlap_choice_[batch ? 1 : 0];
+        if (choice.decided) return choice.overlap ? overlapped() : blocked_sums(r, batch, lo, hi, grad, everywhere);
+        const auto start = StageClock::clock::now();  // a trial step, timed
+        const double sum = choice.next_overlaps() ? overlapped() : blocked_sums(r, batch, lo, hi, grad, everywhere);
+        choice.record(std::chrono::duration<double>(StageClock::clock::now() - start).count(), comm_);
+        return sum;
+    }
+
+    // sums() in the blocked order: this rank's sums over its rows of the step's batch (order
+    // positions [lo, hi) of a mini-batch, or every row), then one reduction over ranks.
+    double blocked_sums(const Resident& r, const Batching* batch, std::size_t lo, std::size_t hi, T* grad, bool everywhere) {
+        const MatrixRef<const T> x = r.x.view();
+        const int* y = r.y.view().data;
         double sum;
         if (batch) {
-            const auto [lo, hi] = batch_positions(s.global_rows, *batch);
-            m = hi - lo;
-            if (grad && overlapping()) return overlapped_sums(gather_batch(s, x, y, lo, hi), dev_.data(batch_y_), grad);
             if (grad) dev_.fill(grad, net_.parameter_count(), T(0));
-            sum = local_rows(s, x, y, lo, hi, grad);
+            sum = local_rows(r.shard, x, y, lo, hi, grad);
         } else {
-            m = s.global_rows;
             sum = full_batch(x, y, grad);
         }
         if (clock_.recording()) {  // time the wait for the slowest rank apart from the reduction itself
@@ -743,6 +773,7 @@ private:
     typename D::template buffer<T> batch_x_;
     typename D::template buffer<int> batch_y_;
     std::size_t batch_x_room_ = 0, batch_y_room_ = 0;
+    OverlapChoice overlap_choice_[2];  // the full batch's order, and mini-batches'
     std::size_t step_ = 0;
     std::vector<std::size_t> order_;  // this epoch's sample order (mini-batch only)
     std::size_t order_epoch_ = std::size_t(-1);
