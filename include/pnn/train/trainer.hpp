@@ -503,10 +503,11 @@ private:
     // end towards its start, is summed over ranks as soon as backprop has finished it, the
     // cost's sum as soon as forward has. Bucket boundaries follow from the layer sizes and the
     // bucket size alone, never from timing, so every rank starts the same sums in the same order
-    // (a rank that holds none of a mini-batch's rows too). Stage timing: the wait for the sums after backprop is
-    // the reduction; the time they ran beside backprop is `overlapped`. On a device stream
-    // (pnn::Nccl) the sums are queued behind the kernels that finish their bucket and the update
-    // is queued behind the sums: nothing waits on the host but the cost, summed after backprop.
+    // (a rank that holds none of a mini-batch's rows too). Stage timing: the wait for the sums
+    // after backprop is the reduction; the time they ran beside backprop is `overlapped`. On a
+    // device stream (pnn::Nccl) the sums are queued behind the kernels that finish their bucket
+    // and the update is queued behind the sums: nothing waits on the host but the cost, summed
+    // after backprop.
     double overlapped_sums(MatrixRef<const T> x, const int* y, T* grad) {
         if constexpr (overlaps_here) {
             const std::size_t p = net_.parameter_count(), bucket = bucket_elements();
