@@ -428,7 +428,9 @@ private:
         const auto [lo, hi] = batch ? batch_positions(all, *batch) : std::pair<std::size_t, std::size_t>{0, all};
         m = hi - lo;
         if constexpr (overlaps_here) {
-            if (grad && overlapping()) return chosen_order_sums(r, batch, lo, hi, grad, everywhere);
+            // (Mini-batches stay blocked for now: their overlapped path hung under ASan on 2 ranks
+            // in the last run before a stop, not yet understood.)
+            if (grad && !batch && overlapping()) return chosen_order_sums(r, batch, lo, hi, grad, everywhere);
         }
         return blocked_sums(r, batch, lo, hi, grad, everywhere);
     }
