@@ -121,6 +121,9 @@ concept Comm = CommFor<C, float> && CommFor<C, double> &&
 //   progress()          lets started sums move (an MPI moves them only inside its calls)
 //   sums_done()         whether every started sum has completed, as of the last progress()
 //   end_sums()          waits for every started sum
+//   forget_sums()       drops whatever it kept for the buffers passed to begin_sum (collective):
+//                       the caller's buffers must live from their first begin_sum until this
+//                       call (see pnn::Mpi::begin_sum)
 template <class C, class T>
 concept OverlappingComm = Comm<C> && requires(const C c, T* p, double* d, std::size_t n) {
     { c.overlaps() } -> std::convertible_to<bool>;
@@ -131,6 +134,7 @@ concept OverlappingComm = Comm<C> && requires(const C c, T* p, double* d, std::s
     c.progress();
     { c.sums_done() } -> std::convertible_to<bool>;
     c.end_sums();
+    c.forget_sums();
 };
 
 // Optional: an overlapping communicator whose sums take device memory and run on a stream of the

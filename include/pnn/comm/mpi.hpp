@@ -415,19 +415,44 @@ public:
         return options_.bucket_bytes > 0 ? options_.bucket_bytes : Options::default_bucket_bytes;
     }
     // Starts the in-place sum of p[0, n) over ranks; p must not be touched until end_sums().
-    // A bucket seen before (same buffer, count and type: every full-batch step's) reuses its
-    // persistent request where the MPI has them (MPIX_Allreduce_init), so that a step
+    // A bucket seen before (same buffer, count and type: every step's, full batch or mini-batch)
+    // reuses its persistent request where the MPI has them (MPIX_Allreduce_init), so that a step
     // allocates nothing; else MPI_Iallreduce.
+    //
+    // Why the buffers must stay put, and forget_sums(): a persistent collective matches the
+    // request made at the same point of every rank's sequence (Open MPI's libnbc gives it its
+    // tag when it is made), so every rank must reuse or make a request at the same begin_sum.
+    // Whether a rank reuses depends on the address it passes, so each rank's addresses must
+    // repeat in the same pattern: the caller passes buffers that live as long as it sums into
+    // them (the Trainer's gradient, and its cost's slot, never a stack variable: under
+    // AddressSanitizer a frame's address differs between ranks), and calls forget_sums()
+    // before they go, so that a buffer later made at the same address on one rank only cannot
+    // reuse a request that the other ranks make anew (which hung mpi_test under ASan).
     template <class T>
     void begin_sum(T* p, std::size_t n) const {
+        // (Starting is not waiting, but a transport may block in it; so may a test, below.)
+        Watchdog::Watch watch(*handle_->watchdog, "the gradient's overlapped reduction (MPI_Start or MPI_Iallreduce of a bucket)");
         detail::in_int_pieces(n, [&](std::size_t at, int count) { handle_->start(p + at, count, detail::mpi_type<T>()); });
     }
     void progress() const {
         auto& active = handle_->active;
         if (active.empty()) return;
+        Watchdog::Watch watch(*handle_->watchdog, "the gradient's overlapped reduction (MPI_Testall of its buckets)");
         int done = 0;
         detail::mpi_check(MPI_Testall(int(active.size()), active.data(), &done, MPI_STATUSES_IGNORE), "MPI_Testall");
         if (done) active.clear();
+    }
+    // Drops the persistent requests kept for the buffers passed so far (collective, as
+    // begin_sum is: every rank calls it at the same point), after waiting for any in flight.
+    void forget_sums() const {
+        auto& active = handle_->active;
+        if (!active.empty()) {
+            Watchdog::Watch watch(*handle_->watchdog, "the gradient's overlapped reduction (MPI_Waitall of its buckets)");
+            MPI_Waitall(int(active.size()), active.data(), MPI_STATUSES_IGNORE);  // (also on an error path)
+            active.clear();
+        }
+        handle_->in_round = false;
+        handle_->free_persistent();
     }
     // Whether every started sum has completed (as of the last progress()).
     bool sums_done() const { return handle_->active.empty(); }
@@ -437,6 +462,7 @@ public:
         Watchdog::Watch watch(*handle_->watchdog, "the gradient's overlapped reduction (MPI_Waitall of its buckets)");
         detail::mpi_check(MPI_Waitall(int(active.size()), active.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
         active.clear();
+        handle_->in_round = false;
     }
 
     void barrier() const {
@@ -486,14 +512,20 @@ private:
         };
         std::vector<Persistent> persistent;
         static constexpr std::size_t most_persistent = 256;  // buckets of a few trainers
+        // Between a round's first start and its end_sums. (Not "active is empty": progress()
+        // empties it at a time that differs between ranks, and every choice below must be the
+        // same on every rank.)
+        bool in_round = false;
 
         void start(void* p, int count, MPI_Datatype type) {
+            const bool first_of_round = !in_round;
+            in_round = true;
 #ifdef OMPI_HAVE_MPI_EXT_PCOLLREQ
             Persistent* kept = nullptr;
             for (Persistent& k : persistent)
                 if (k.p == p && k.count == count && k.type == type) kept = &k;
             if (!kept) {
-                if (persistent.size() == most_persistent && active.empty()) free_persistent();
+                if (persistent.size() == most_persistent && first_of_round) free_persistent();
                 if (persistent.size() < most_persistent) {
                     MPI_Request r;
                     detail::mpi_check(MPIX_Allreduce_init(MPI_IN_PLACE, p, count, type, MPI_SUM, comm, MPI_INFO_NULL, &r),

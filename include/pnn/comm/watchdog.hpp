@@ -92,10 +92,12 @@ private:
     // The launcher would otherwise outlive the ranks by as long as TCP takes to give up:
     //  - a daemon (orted) on a host cut off from mpirun waits for mpirun's word: end it;
     //  - mpirun itself, once a rank fails, aborts the job by asking every daemon to end its
-    //    ranks and waits for each to confirm, which an unreachable one never does. A second
-    //    signal while an abort is in progress makes it end at once; its daemons on reachable
-    //    hosts then see their link to mpirun close and end their ranks. The first signal's abort
-    //    also ends this rank, so the second comes from a short-lived child in its own session.
+    //    ranks and waits for each to confirm, which an unreachable one never does. Two signals
+    //    less than 5 s apart make it end at once; its daemons on reachable hosts then see their
+    //    link to mpirun close and end their ranks. The first signal's abort also ends this rank,
+    //    so the signals come from a short-lived child in its own session: one each second for
+    //    as long as mpirun lives (up to 10), as one signal may be lost to a busy mpirun (a CI
+    //    run on 2 loaded cores saw a pair 1 s apart leave it waiting), then SIGKILL.
     // Only a launcher is signalled, never a shell or another parent.
     static void end_launcher() {
         const pid_t parent = getppid();
@@ -104,11 +106,16 @@ private:
         if (name == "orted" || name == "prted") {
             kill(parent, SIGTERM);
         } else if (name == "mpirun" || name == "mpiexec" || name == "orterun" || name == "prterun") {
-            if (fork() != 0) return;  // the rank goes on to exit (fork failed: one signal only)
+            const pid_t child = fork();
+            if (child < 0) kill(parent, SIGTERM);  // no child: one signal only, which starts the abort
+            if (child != 0) return;                // the rank goes on to exit
             setsid();
             kill(parent, SIGTERM);  // starts the abort
-            sleep(1);
-            if (process_name(parent, again) == name) kill(parent, SIGTERM);  // ends it, if the abort still waits
+            for (int tries = 1; tries <= 10; ++tries) {
+                sleep(1);
+                if (process_name(parent, again) != name) std::_Exit(0);  // ended
+                kill(parent, tries < 10 ? SIGTERM : SIGKILL);
+            }
             std::_Exit(0);
         }
     }

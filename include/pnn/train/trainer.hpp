@@ -73,6 +73,11 @@ public:
     }
     Trainer(const Trainer&) = delete;  // holds device buffers and a workspace bound to its device
     Trainer& operator=(const Trainer&) = delete;
+    ~Trainer() {
+        // (collective, as the Trainer's construction is: the sums' requests kept for grad_ and
+        // overlapped_cost_ go with them)
+        if constexpr (overlaps_here) comm_.forget_sums();
+    }
 
     // The net with the trainer's current weights.
     const Net& net() const { return net_; }
@@ -428,9 +433,7 @@ private:
         const auto [lo, hi] = batch ? batch_positions(all, *batch) : std::pair<std::size_t, std::size_t>{0, all};
         m = hi - lo;
         if constexpr (overlaps_here) {
-            // (Mini-batches stay blocked for now: their overlapped path hung under ASan on 2 ranks
-            // in the last run before a stop, not yet understood.)
-            if (grad && !batch && overlapping()) return chosen_order_sums(r, batch, lo, hi, grad, everywhere);
+            if (grad && overlapping()) return chosen_order_sums(r, batch, lo, hi, grad, everywhere);
         }
         return blocked_sums(r, batch, lo, hi, grad, everywhere);
     }
@@ -519,7 +522,7 @@ private:
                 T* grad;
                 std::size_t unsent;  // grad[0, unsent) is not yet being summed
                 std::size_t bucket;
-                double cost = 0;
+                double& cost;  // overlapped_cost_: summed in place, at an address that stays put
                 StageClock::clock::time_point first{}, done{};
                 void cost_ready(typename Backprop<D, T>::QueuedCost read) {
                     if constexpr (!D::host_memory) return;  // summed after backprop, not waited for here
@@ -539,7 +542,8 @@ private:
                     if (clock.recording() && done == StageClock::clock::time_point{} && comm.sums_done())
                         done = StageClock::clock::now();
                 }
-            } buckets{comm_, clock_, grad, p, bucket};
+            } buckets{comm_, clock_, grad, p, bucket, overlapped_cost_};
+            overlapped_cost_ = 0;
             dev_.fill(grad, p, T(0));
             const double local_cost = bp_.accumulate_overlapped(dev_.data(theta_), x, y, grad, bucket, buckets);
             if (clock_.summing()) {  // from the first sum's start to backprop's end, or to when all were done
@@ -776,6 +780,9 @@ private:
     typename D::template buffer<T> batch_x_;
     typename D::template buffer<int> batch_y_;
     std::size_t batch_x_room_ = 0, batch_y_room_ = 0;
+    // The overlapped order's cost, summed over ranks in place: a member, not a local, as the
+    // buffers of begin_sum must stay put (pnn::Mpi::begin_sum).
+    double overlapped_cost_ = 0;
     OverlapChoice overlap_choice_[2];  // the full batch's order, and mini-batches'
     std::size_t step_ = 0;
     std::vector<std::size_t> order_;  // this epoch's sample order (mini-batch only)
