@@ -437,7 +437,9 @@ def main():
         head, _, rest = old.partition("\n")
         new = f"{head}\n\n{generated}\n\nThe sections below are earlier, separate measurements.\n{rest}"
     results.write_text(new)
-    print(f"\nbenchmarks/run: results in {out}; benchmarks/RESULTS.md updated", file=sys.stderr)
+    # ... and the README's headline figures from it
+    subprocess.run([sys.executable, str(here / "headline.py")], check=True)
+    print(f"\nbenchmarks/run: results in {out}; benchmarks/RESULTS.md and README.md's figures updated", file=sys.stderr)
 
 
 if __name__ == "__main__":

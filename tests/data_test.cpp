@@ -444,7 +444,7 @@ TEST_CASE("checkpoint: n updates in one go equal k, save, load into a fresh trai
     }
 }
 
-TEST_CASE("checkpoint: a save leaves one file and no temporary one; the format's fields are where the README says") {
+TEST_CASE("checkpoint: a save leaves one file and no temporary one; the format's fields are where docs/checkpoints.md says") {
     pnn::Trainer<pnn::Mlp<float>> t(pnn::Mlp<float>({5, 3, 2}, 1));
     const fs::path dir = scratch / "one";
     fs::create_directories(dir);

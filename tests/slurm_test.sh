@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Slurm for real: a cluster of two nodes on this machine (tests/hosts.sh's two hosts; slurmctld
 # and one slurmd on the first, a slurmd on the second; munge for their credentials), with the
-# README's launch lines run through it:
+# launch lines of docs/mpi.md run through it:
 #   1. srun --mpi=pmix starts the ranks itself (4 ranks, 2 a node): mpi_test's local rank and
 #      reproducible-mode cases, then the data-parallel example, whose checkpoint must be mnist_nn's
 #      (Local's), byte for byte;

@@ -46,7 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             return 0;
         }
         // A v7.3 .mat file is an HDF5 file, parsed by HDF5 itself, which pnn cannot check
-        // beforehand (see the README): its bytes are not fuzzed here.
+        // beforehand (see docs/data-formats.md): its bytes are not fuzzed here.
         if (t == "mat" && size >= 128 && data[124] + data[125] == 2 && (data[124] == 2 || data[125] == 2)) return 0;
         write_file(data, size, t == "idx_gzip");
         if (t == "idx_images" || t == "idx_gzip") (void)pnn::load_idx_images<float>(scratch());

@@ -7,7 +7,7 @@
 // - v5: every data element and, inside a matrix, every subelement fits in what contains it.
 //   Compressed elements are inflated, up to 2 GiB, to check what they hold.
 // - v4: each variable's name and data fit in the file.
-// - v7.3 files are HDF5 files, and are handed to HDF5 as they are (see the README).
+// - v7.3 files are HDF5 files, and are handed to HDF5 as they are (see docs/data-formats.md).
 //
 // References: MathWorks, "MAT-File Format" (v5: a 128-byte header, then tagged data elements;
 // miMATRIX = 14 holds subelements; miCOMPRESSED = 15 holds one zlib-compressed element; a tag
