@@ -247,7 +247,9 @@ int train_on(const Options& o, C comm, Load&& load, D device) {
     // The net: from a .mat file, or new with the input width from the IDX header (one test
     // image: a rank may hold no rows), the hidden layers asked for and 10 outputs.
     pnn::Mlp<T> net = [&] {
+#if PNN_WITH_MATIO
         if (!o.weights_file.empty()) return pnn::load_mat_net<T>(o.weights_file);
+#endif
         std::vector<std::size_t> sizes{o.data_file.empty() ? pnn::load_idx_images<T>(images_of(o, "t10k"), {0, 1}).shape(1)
                                                            : train_set.features()};
         sizes.insert(sizes.end(), o.hidden.begin(), o.hidden.end());

@@ -19,6 +19,7 @@ namespace {
 template <class T>
 int run(const example::Options& o) {
     return example::train<T>(o, pnn::Local{o.reproducible_block}, [&](const std::string& split, std::size_t n) {
+#if PNN_WITH_MATIO
         if (!o.data_file.empty()) {  // a .mat file: its samples are the training set, no test set
             if (split != "train") return pnn::Dataset<T>();
             pnn::MatOptions mat;
@@ -26,6 +27,7 @@ int run(const example::Options& o) {
             mat.limit = n;
             return pnn::load_mat<T>(o.data_file, mat);
         }
+#endif
         pnn::IdxOptions idx;
         if (n > 0) idx.rows = {0, n};
         return pnn::load_idx<T>(example::images_of(o, split), example::labels_of(o, split), idx);
@@ -38,11 +40,13 @@ int main(int argc, char** argv) {
     example::Options o;
     CLI::App app{"Train a network (the seed's sigmoid net by default; --activation, --output) on Fashion-MNIST (or MNIST) IDX files."};
     example::add_options(app, o);
+#if PNN_WITH_MATIO  // (built without libmatio, mnist_nn reads no .mat file, and says so for these flags)
     app.add_option("--data", o.data_file, "a MATLAB .mat dataset (variables X and y) instead of the IDX files")
         ->check(CLI::ExistingFile);
     app.add_option("--weights", o.weights_file, "a MATLAB .mat net (Theta1, Theta2, ...) to evaluate and start from")
         ->check(CLI::ExistingFile);
     app.add_flag("--zero-based-labels", o.zero_based, ".mat labels are the classes themselves (not the seed's 1..10)");
+#endif
     if (const int status = example::parse(app, o, argc, argv, "mnist_nn", true); status >= 0) return status;
     // A .mat dataset is used whole unless --train-samples says otherwise.
     if (!o.data_file.empty() && app.count("--train-samples") == 0) o.train_samples = 0;

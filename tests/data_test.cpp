@@ -155,6 +155,7 @@ TEST_CASE("IDX: bad files raise pnn::error naming the file and the problem") {
     contains_at(__LINE__, load_error(scratch.dir.string(), good_labels), "expected a regular image file");
 }
 
+#if PNN_WITH_MATIO  // (a build without libmatio has no .mat loader to test)
 // A .mat (v5) file written with matio: each variable a double matrix given row by row (as one
 // reads it), stored column-major (as MATLAB does).
 struct MatVar {
@@ -366,6 +367,7 @@ TEST_CASE(".mat: bad files raise pnn::error naming the file and the problem") {
             "2-byte name where 2 bytes are left");
     }
 }
+#endif  // PNN_WITH_MATIO
 
 // ----- checkpoints
 
@@ -634,12 +636,14 @@ std::string command_line(const char* program, const std::string& args, const std
 
 TEST_CASE("bad input, counted: every malformed input and argument in one table raises an error that names it") {
     const std::string good_images = write("bi", images), good_labels = write("bl", labels);
+#if PNN_WITH_MATIO
     const auto mat_ok = write_mat("b_ok.mat", {numbered("X", 3, 4), {"y", 3, 1, {1, 2, 3}}});
     Bytes mat_bytes;
     {
         std::ifstream in(mat_ok, std::ios::binary);
         mat_bytes.assign(std::istreambuf_iterator<char>(in), {});
     }
+#endif
     pnn::Trainer<pnn::Mlp<double>> ckpt_source(pnn::Mlp<double>({6, 4, 3}, 1));
     const std::string ckpt = scratch / "b_good.ckpt";
     ckpt_source.save_checkpoint(ckpt);
@@ -665,7 +669,9 @@ TEST_CASE("bad input, counted: every malformed input and argument in one table r
     };
     auto no_edit = [](pnn::Sgd&) {};
     auto idx_error = [&](const std::string& i, const std::string& l) { return load_error(i, l); };
+#if PNN_WITH_MATIO
     auto mat_error = [](const std::string& path) { return test::error_of([&] { pnn::load_mat<double>(path); }); };
+#endif
     auto ckpt_error = [](const std::string& path) {
         return test::error_of([&] {
             pnn::Trainer<pnn::Mlp<double>> t(pnn::Mlp<double>({6, 4, 3}, 2));
@@ -696,6 +702,7 @@ TEST_CASE("bad input, counted: every malformed input and argument in one table r
         {"IDX: counts disagree", [&] { return idx_error(good_images, write("b_l4", idx({4}, {0, 1, 2, 0}))); }, "expected as many labels as"},
         {"IDX: no samples", [&] { return idx_error(write("b_empty", idx({0, 2, 3}, {})), good_labels); }, "b_empty: expected at least one sample"},
         {"IDX: a directory", [&] { return idx_error(scratch.dir.string(), good_labels); }, "expected a regular image file"},
+#if PNN_WITH_MATIO
         // .mat loader
         {".mat: missing", [&] { return mat_error(scratch / "b_absent.mat"); }, "b_absent.mat: cannot open"},
         {".mat: not a .mat file", [&] { return mat_error(write("b_text.mat", Bytes{'h', 'e', 'l', 'l', 'o'})); }, "b_text.mat: expected a well-formed MATLAB .mat file"},
@@ -705,6 +712,7 @@ TEST_CASE("bad input, counted: every malformed input and argument in one table r
         {".mat: labels 0", [&] { return mat_error(write_mat("b_zero.mat", {numbered("X", 2, 4), {"y", 2, 1, {0, 2}}})); }, "b_zero.mat"},
         {".mat: an element's size lies", [&] { return mat_error(write("b_lie.mat", edited(mat_bytes, 135, 0xF6))); }, "b_lie.mat: expected a well-formed MATLAB .mat file, found a data element"},
         {".mat: Thetas that do not chain", [&] { return test::error_of([&] { pnn::load_mat_net<double>(write_mat("b_chain.mat", {numbered("Theta1", 2, 4), numbered("Theta2", 3, 4)})); }); }, "Theta2: expected 3 columns"},
+#endif
         // checkpoints
         {"checkpoint: missing", [&] { return ckpt_error(scratch / "b_absent.ckpt"); }, "b_absent.ckpt: cannot open the checkpoint"},
         {"checkpoint: empty", [&] { return ckpt_error(write("b_empty.ckpt", {})); }, "b_empty.ckpt: not a pnn checkpoint"},

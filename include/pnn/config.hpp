@@ -34,3 +34,9 @@
 #else
 #define PNN_UNROLL(n) PNN_PRAGMA(GCC unroll n)
 #endif
+
+namespace pnn::detail {
+// Unsigned 128-bit integers, for products of sizes that must not wrap (g++ and clang have them;
+// __extension__ says that pnn uses them knowingly, for -Wpedantic).
+__extension__ typedef unsigned __int128 uint128;
+}  // namespace pnn::detail

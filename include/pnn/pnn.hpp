@@ -6,8 +6,18 @@
 #include "pnn/util/matrix_ref.hpp"
 #include "pnn/data/dataset.hpp"
 #include "pnn/data/idx.hpp"
+// PNN_WITH_MATIO: whether this header brings the .mat loader (pnn::load_mat), which needs libmatio
+// linked. The build says so (pnn::pnn and pnn.pc set it from pnn's PNN_MATIO); else it is
+// there where <matio.h> is.
+#ifndef PNN_WITH_MATIO
 #if __has_include(<matio.h>)
-#include "pnn/data/mat.hpp"  // pnn::load_mat, where libmatio is installed (link -lmatio)
+#define PNN_WITH_MATIO 1
+#else
+#define PNN_WITH_MATIO 0
+#endif
+#endif
+#if PNN_WITH_MATIO
+#include "pnn/data/mat.hpp"  // pnn::load_mat (link libmatio)
 #endif
 #include "pnn/device/device.hpp"
 #include "pnn/device/cpu.hpp"

@@ -6,6 +6,7 @@
 // then the elements in row-major order. Images are n x rows x cols (any d >= 2: every dimension
 // after the first is flattened into features), labels are n.
 #pragma once
+#include "pnn/config.hpp"
 #include <sys/stat.h>
 #include <zlib.h>
 
@@ -82,10 +83,10 @@ public:
         if (header_.samples() == 0) fail(path, ": expected at least one sample, found a header of 0 samples");
         // n * per_sample fits easily in 64 bits: each of at most 255 dimensions is < 2^32, and
         // we stop multiplying once the product passes what any file could hold.
-        unsigned __int128 payload = header_.samples();
+        detail::uint128 payload = header_.samples();
         for (std::size_t i = 1; i < d; ++i) {
             payload *= header_.dims[i];
-            if (payload > (unsigned __int128)1 << 62) fail(path, ": header dimensions describe more than 2^62 bytes");
+            if (payload > (detail::uint128)1 << 62) fail(path, ": header dimensions describe more than 2^62 bytes");
         }
         const std::size_t expected = header_.header_bytes + std::size_t(payload);
         if (gz) {

@@ -13,6 +13,7 @@
 // miMATRIX = 14 holds subelements; miCOMPRESSED = 15 holds one zlib-compressed element; a tag
 // whose upper 16 bits are non-zero is a "small" element of at most 4 bytes).
 #pragma once
+#include "pnn/config.hpp"
 #include <zlib.h>
 
 #include <algorithm>
@@ -160,7 +161,7 @@ private:
             static const std::size_t bytes_of[] = {8, 4, 4, 2, 2, 1};
             if (precision > 5) bad("a v4 variable of unknown precision " + std::to_string(precision));
             // in 128 bits: rows x columns x 2 (complex) x 8 bytes can pass 2^64 and wrap
-            using wide = unsigned __int128;
+            using wide = detail::uint128;
             const wide need = wide(h[4]) + wide(h[1]) * h[2] * (h[3] ? 2 : 1) * bytes_of[precision];
             if (need > n - 20)
                 bad("a v4 variable of " + std::to_string(h[1]) + " x " + std::to_string(h[2]) + " values and a " +

@@ -188,8 +188,10 @@ __attribute__((target("avx2,fma"))) vec<T, 32> sqrt(const vec<T, 32>& a) {
 }
 template <class T>
 __attribute__((target("avx512f"))) vec<T, 64> sqrt(const vec<T, 64>& a) {
-    if constexpr (sizeof(T) == 8) return vec<T, 64>(_mm512_sqrt_pd(a.r));
-    else return vec<T, 64>(_mm512_sqrt_ps(a.r));
+    // (the zero-masked forms with every lane on: the plain ones start from g++ 12's
+    // _mm512_undefined_*, which -Wmaybe-uninitialized reports at every use)
+    if constexpr (sizeof(T) == 8) return vec<T, 64>(_mm512_maskz_sqrt_pd(__mmask8(0xFF), a.r));
+    else return vec<T, 64>(_mm512_maskz_sqrt_ps(__mmask16(0xFFFF), a.r));
 }
 #endif
 

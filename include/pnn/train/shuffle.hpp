@@ -1,6 +1,7 @@
 // defines: pnn::epoch_order, the sample order of one epoch of mini-batch training, a function of
 // (seed, epoch) alone, so that every rank, every run and every restart agrees on it.
 #pragma once
+#include "pnn/config.hpp"
 #include <cstddef>
 #include <cstdint>
 #include <numeric>
@@ -24,12 +25,12 @@ struct SplitMixStream {
     std::uint64_t next() { return splitmix64(state++); }
     // Uniform in [0, bound) without modulo bias (Lemire 2019: multiply, reject the short range).
     std::uint64_t below(std::uint64_t bound) {
-        unsigned __int128 m = (unsigned __int128)next() * bound;
+        detail::uint128 m = (detail::uint128)next() * bound;
         auto low = std::uint64_t(m);
         if (low < bound) {
             const std::uint64_t threshold = -bound % bound;
             while (low < threshold) {
-                m = (unsigned __int128)next() * bound;
+                m = (detail::uint128)next() * bound;
                 low = std::uint64_t(m);
             }
         }

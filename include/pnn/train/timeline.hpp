@@ -93,7 +93,8 @@ public:
         for (std::size_t r = 0; r < sizes.size(); ++r) {
             std::uint64_t lost = 0;
             std::memcpy(&lost, all.data() + at, sizeof lost);
-            dropped += (r ? "," : "") + std::to_string(lost);
+            if (r) dropped += ',';
+            dropped += std::to_string(lost);
             std::snprintf(line, sizeof line,
                           "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%zu,\"tid\":0,\"args\":{\"name\":\"rank %zu\"}},\n", r, r);
             out += line;

@@ -751,7 +751,10 @@ private:
         if (s.sizes != net_.sizes()) {
             auto text = [](const std::vector<std::size_t>& v) {
                 std::string t;
-                for (std::size_t x : v) t += (t.empty() ? "" : "-") + std::to_string(x);
+                for (std::size_t x : v) {
+                    if (!t.empty()) t += '-';
+                    t += std::to_string(x);
+                }
                 return t;
             };
             detail::fail(path, ": a checkpoint of a ", text(s.sizes), " net, but this trainer's net is ", text(net_.sizes()));
