@@ -18,9 +18,14 @@ else()
   string(APPEND pnn_pc_cflags " -DPNN_WITH_MATIO=0")
 endif()
 
+# The prefix relative to the .pc file's own folder, so that an unpacked or moved tree (dpkg -x,
+# a copied prefix) is found where it lies; installed, it is CMAKE_INSTALL_PREFIX.
+file(RELATIVE_PATH pnn_pc_to_prefix "${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig" "${CMAKE_INSTALL_PREFIX}")
+string(REGEX REPLACE "/$" "" pnn_pc_to_prefix "${pnn_pc_to_prefix}")
+
 function(pnn_write_pc name description requires cflags libs)
   file(WRITE ${PROJECT_BINARY_DIR}/${name}.pc
-"prefix=${CMAKE_INSTALL_PREFIX}
+"prefix=\${pcfiledir}/${pnn_pc_to_prefix}
 includedir=\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}
 
 Name: ${name}

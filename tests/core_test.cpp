@@ -121,7 +121,7 @@ TEST_CASE("Mlp units: activations per hidden layer, the output, initialisation f
     // one activation for every hidden layer; nets differing only in units are not equal
     const pnn::Mlp<double> all_relu({64, 32, 16, 10}, 1, Activation::relu, Output::softmax);
     CHECK(all_relu.activations() == std::vector<Activation>{Activation::relu, Activation::relu});
-    CHECK(pnn::Mlp<double>({64, 32, 16, 10}, 1, {Activation::relu}, Output::softmax) == all_relu);
+    CHECK(pnn::Mlp<double>({64, 32, 16, 10}, 1, std::vector<Activation>{Activation::relu}, Output::softmax) == all_relu);
     CHECK_FALSE(pnn::Mlp<double>({64, 32, 16, 10}, 1, Activation::relu, Output::sigmoid) == all_relu);
     // the seed's model by default, with the seed's draws: every entry from U(±0.12), one draw each
     const pnn::Mlp<double> seed_net({400, 25, 10}, 1);

@@ -68,7 +68,8 @@ TEST_CASE("Mpi trains the same model as Local: placements, reductions, full batc
                                           std::pair{pnn::Placement::sharded, "own rows"}}) {
                 CAPTURE(batch);
                 CAPTURE(int(reduction));
-                CAPTURE(how);
+                const char* how_named = how;  // (a copy: clang 14 captures no structured binding)
+                CAPTURE(how_named);
                 Mpi comm(MPI_COMM_WORLD, Mpi::Options{reduction, placement});
                 const auto passed = as_passed(placement, how, comm);
                 Trainer<Mpi> mpi(initial, comm);
@@ -253,7 +254,8 @@ TEST_CASE("reproducible mode: bit-for-bit the same weights as Local, on any numb
                                       std::pair{pnn::Placement::automatic, "root"},
                                       std::pair{pnn::Placement::sharded, "own rows"}}) {
             if (batch && std::string(how) != "every rank") continue;  // mini-batches need every row
-            CAPTURE(how);
+            const char* how_named = how;  // (a copy: clang 14 captures no structured binding)
+            CAPTURE(how_named);
             Mpi comm(MPI_COMM_WORLD, Mpi::Options{pnn::Reduction::allreduce, placement, block});
             const auto passed = as_passed(placement, how, comm);
             Trainer<Mpi> mpi(initial, comm);
