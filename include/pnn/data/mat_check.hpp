@@ -100,11 +100,19 @@ private:
     // found a 632-byte file of class 16 with 268435460 x 7 elements: a 15 GB request). The array
     // flags (class in the low byte) and the dimensions are the first two subelements; where they
     // are not well formed, elements() says so.
+    //
+    // The array flags must be what the format says, two 32-bit words (miUINT32, 8 bytes): matio
+    // reads 8 bytes whatever their tag claims and takes the dimensions from right after them
+    // (fuzzing found a file whose flags claimed 136 bytes, which hid its dimensions from this
+    // check but not from matio: a 15 GB request).
     void matrix_count(const unsigned char* p, std::size_t n) const {
-        if (n < 16 || (u32(p) >> 16) || u32(p + 4) < 4) return;
+        if (n == 0) return;  // an empty matrix (as a cell may hold)
+        if (n < 16 || u32(p) != 6 || u32(p + 4) != 8)
+            bad("a matrix whose array flags are not two 32-bit words (" +
+                (n < 16 ? std::to_string(n) + " bytes in all" : "type " + std::to_string(u32(p)) + ", " + std::to_string(u32(p + 4)) + " bytes") + ")");
         const std::uint32_t cls = u32(p + 8) & 0xff;
         if (cls != 1 && cls != 2 && cls != 3 && cls != 16 && cls != 17) return;
-        const std::size_t flags = 8 + (std::size_t(u32(p + 4)) + 7) / 8 * 8;
+        const std::size_t flags = 16;
         if (flags + 8 > n) return;
         const unsigned char* d = p + flags;
         const std::uint32_t tag = u32(d);
