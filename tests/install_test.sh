@@ -22,21 +22,29 @@ test -x "$prefix/bin/pnn-launch"  # the launcher, runnable from the prefix
 "$prefix/bin/pnn-launch" --help 2>&1 | grep -q "max-restarts"
 test -f "$prefix/lib/pkgconfig/pnn.pc" || test -f "$prefix"/lib/*/pkgconfig/pnn.pc
 
-cat > "$work/app/app.cpp" <<'CPP'
+# Each program trains a little on xor (xor.hpp, written once) and checks that the cost fell.
+cat > "$work/app/xor.hpp" <<'CPP'
 #include <pnn/pnn.hpp>
 #include <cstdio>
-int main() {
-    xt::xtensor<double, 2> x = {{0, 0}, {0, 1}, {1, 0}, {1, 1}};
-    xt::xtensor<int, 1> y = {0, 1, 1, 0};  // xor
-    pnn::Dataset<double> data(x, y);
-    pnn::Trainer<pnn::Mlp<double>, pnn::Cpu, pnn::Local> trainer(pnn::Mlp<double>({2, 4, 2}, 3));
+template <class T, class Trainer>
+int train_xor(Trainer& trainer, const char* where) {
+    xt::xtensor<T, 2> x = {{0, 0}, {0, 1}, {1, 0}, {1, 1}};
+    xt::xtensor<int, 1> y = {0, 1, 1, 0};
+    pnn::Dataset<T> data(x, y);  // the whole dataset on every rank: each takes its rows
     const double before = trainer.cost(data);
     pnn::Sgd opt;
     opt.iterations = 200;
     trainer.fit(data, opt);
     const double after = trainer.cost(data);
-    std::printf("cost %.4f -> %.4f\n", before, after);
+    std::printf("%scost %.4f -> %.4f\n", where, before, after);
     return after < before ? 0 : 1;
+}
+CPP
+cat > "$work/app/app.cpp" <<'CPP'
+#include "xor.hpp"
+int main() {
+    pnn::Trainer<pnn::Mlp<double>, pnn::Cpu, pnn::Local> trainer(pnn::Mlp<double>({2, 4, 2}, 3));
+    return train_xor<double>(trainer, "");
 }
 CPP
 cat > "$work/app/CMakeLists.txt" <<'CMAKE'
@@ -48,44 +56,25 @@ target_link_libraries(app PRIVATE pnn::pnn)
 CMAKE
 
 cat > "$work/app/mpi_app.cpp" <<'CPP'
-#include <pnn/pnn.hpp>
-#include <cstdio>
+#include "xor.hpp"
 int main(int argc, char** argv) {
     pnn::MpiSession session(&argc, &argv);
-    xt::xtensor<double, 2> x = {{0, 0}, {0, 1}, {1, 0}, {1, 1}};
-    xt::xtensor<int, 1> y = {0, 1, 1, 0};
-    pnn::Dataset<double> data(x, y);  // the whole dataset on every rank: each takes its rows
     const pnn::Mpi comm(MPI_COMM_WORLD);
     pnn::Trainer<pnn::Mlp<double>, pnn::Cpu, pnn::Mpi> trainer(pnn::Mlp<double>({2, 4, 2}, 3), comm);
-    const double before = trainer.cost(data);
-    pnn::Sgd opt;
-    opt.iterations = 200;
-    trainer.fit(data, opt);
-    const double after = trainer.cost(data);
-    std::printf("rank %d of %d: cost %.4f -> %.4f\n", comm.rank(), comm.size(), before, after);
-    return after < before ? 0 : 1;
+    const std::string where = "rank " + std::to_string(comm.rank()) + " of " + std::to_string(comm.size()) + ": ";
+    return train_xor<double>(trainer, where.c_str());
 }
 CPP
 cat > "$work/app/cuda_app.cu" <<'CPP'
-#include <pnn/pnn.hpp>
-#include <cstdio>
+#include "xor.hpp"
 int main() {
     int devices = 0;
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
         std::printf("no CUDA device: built, not run\n");
         return 0;
     }
-    xt::xtensor<float, 2> x = {{0, 0}, {0, 1}, {1, 0}, {1, 1}};
-    xt::xtensor<int, 1> y = {0, 1, 1, 0};
-    pnn::Dataset<float> data(x, y);
     pnn::Trainer<pnn::Mlp<float>, pnn::Cuda> trainer(pnn::Mlp<float>({2, 4, 2}, 3), pnn::Local{}, pnn::Cuda{});
-    const double before = trainer.cost(data);
-    pnn::Sgd opt;
-    opt.iterations = 200;
-    trainer.fit(data, opt);
-    const double after = trainer.cost(data);
-    std::printf("cost %.4f -> %.4f on the GPU\n", before, after);
-    return after < before ? 0 : 1;
+    return train_xor<float>(trainer, "on the GPU: ");
 }
 CPP
 mkdir -p "$work/app/mpi" "$work/app/cuda" "$work/app/none"
