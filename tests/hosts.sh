@@ -18,6 +18,7 @@
 #                            Prints the qdiscs as tc reports them. (netem, htb and fq_codel are
 #                            not in every kernel of our machines; tbf is.)
 #   host_processes           what is still running on either host (process ids)
+#   host_stacks              what each of those is doing (stacks), for a test's hang report
 #   programs_on_host I PATH  the processes on host I that run the program PATH
 #   hosts_down               kills what is left on either host and removes the namespaces
 #   $hosts_agent HOST COMMAND...   on_host for programs that start remote commands as ssh does
@@ -131,6 +132,21 @@ programs_on_host() {
     [[ "$(tr '\0' ' ' < "/proc/$p/cmdline" 2> /dev/null)" == "$2 "* ]] && echo "$p"
   done
   return 0
+}
+
+# host_stacks: for each process on either host, its command line, state, kernel wait channel and
+# stacks (its threads' with gdb where gdb is installed, else the kernel's): what a hang left.
+host_stacks() {
+  local p
+  for p in $(host_processes); do
+    echo "-- process $p: $(tr '\0' ' ' < "/proc/$p/cmdline" 2> /dev/null)"
+    echo "   state $(ps -o stat= -p "$p" 2> /dev/null), waiting in $(cat "/proc/$p/wchan" 2> /dev/null)"
+    if command -v gdb > /dev/null; then
+      timeout 30 gdb -p "$p" -batch -ex "thread apply all bt 20" 2>&1 | grep -E '^(Thread|#)'
+    else
+      cat "/proc/$p/stack" 2> /dev/null
+    fi
+  done
 }
 
 hosts_down() {

@@ -70,8 +70,13 @@ link_down() {
   # 300 updates, the sign before, did not come within the minute in a CI run)
   wait_until 60 lines_in "$work/log" '^iteration' 3; check $? "training is under way"
   host_link 1 down
+  # Where the job outlives its watchdog by far, what each process left is doing goes to the
+  # log before the timeout ends it: a hang found on a loaded machine must say where it hung.
+  (wait_until 60 gone "$runner" || { echo "== still running 60 s after the link went down:"; host_stacks; } >> "$work/log") &
+  local reporter=$!
   wait "$runner"
   status=$?
+  wait "$reporter"
   grep -v "^iteration" "$work/log"
   # A hang is what the timeout catches (124, or 137 after -k): the watchdog must end it first.
   [ "$status" -ne 0 ] && [ "$status" -ne 124 ] && [ "$status" -ne 137 ]
