@@ -65,12 +65,19 @@ TEST_CASE("Mpi trains the same model as Local: placements, reductions, full batc
         for (auto reduction : {pnn::Reduction::allreduce, pnn::Reduction::gather_bcast})
             for (auto [placement, how] : {std::pair{pnn::Placement::automatic, "every rank"},
                                           std::pair{pnn::Placement::automatic, "root"},
-                                          std::pair{pnn::Placement::sharded, "own rows"}}) {
+                                          std::pair{pnn::Placement::sharded, "own rows"}})
+            for (bool node_sum : {true, false}) {
                 CAPTURE(batch);
                 CAPTURE(int(reduction));
                 const char* how_named = how;  // (a copy: clang 14 captures no structured binding)
                 CAPTURE(how_named);
-                Mpi comm(MPI_COMM_WORLD, Mpi::Options{reduction, placement});
+                CAPTURE(node_sum);
+                Mpi::Options options{reduction, placement};
+                options.node_sum = node_sum;  // the sum through this node's shared memory, or MPI_Allreduce
+                Mpi comm(MPI_COMM_WORLD, options);
+                // every rank of this test runs on one machine: with node_sum, the shared memory is
+                // used where it can be mapped (containers without /dev/shm fall back)
+                if (::access("/dev/shm", W_OK) == 0) CHECK(comm.sums_through_node_memory() == (node_sum && world_size() > 1));
                 const auto passed = as_passed(placement, how, comm);
                 Trainer<Mpi> mpi(initial, comm);
                 const auto history = mpi.fit(passed, settings(batch));

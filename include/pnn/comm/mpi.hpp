@@ -24,6 +24,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "pnn/comm/comm.hpp"
+#include "pnn/comm/node_sum.hpp"
 #include "pnn/comm/watchdog.hpp"
 #include "pnn/data/dataset.hpp"
 #include "pnn/error.hpp"
@@ -165,6 +166,10 @@ struct MpiOptions {
     // less of the sum to wait for after backprop ends (the last bucket's transfer) but cost one
     // collective's latency each and cut the gradient products into narrower pieces.
     std::size_t bucket_bytes = 0;
+    // Where every rank runs on one node: sum the gradient (blocked order, host memory) through
+    // the node's shared memory, as a reduce-scatter in place and a copy of every part
+    // (pnn/comm/node_sum.hpp), instead of MPI_Allreduce. false: MPI_Allreduce always.
+    bool node_sum = true;
     // 128 KiB: benchmarks/overlap.sh (784-1024-1024-10 float32, 2 ranks over a 1 Gbit/s link,
     // 2-core AMD EPYC, 2026-12-06) put the step at 1.04-1.08x the overlap limit with 128 KiB,
     // 1.10-1.13x with 256 KiB, 1.17x with 512 KiB and 1.25x with 1 MiB: Open MPI moves a
@@ -381,8 +386,13 @@ public:
     // then takes the second call too.)
     template <class T>
     void reduce_gradient(T* p, std::size_t n, double& cost, bool everywhere, bool host_memory = true) const {
-        Watchdog::Watch watch(*handle_->watchdog, "the gradient's reduction (MPI_Allreduce or MPI_Reduce)");
+        Watchdog::Watch watch(*handle_->watchdog,
+                              "the gradient's reduction (MPI_Allreduce, MPI_Reduce, or MPI_Barrier of the sum through shared memory)");
         if (everywhere || !seed_strategy()) {
+            if (host_memory && sums_through_node_memory() &&
+                handle_->node.sum(handle_->comm, p, n, cost,
+                                  [&] { detail::mpi_check(MPI_Barrier(handle_->comm), "MPI_Barrier"); }))
+                return;
             if constexpr (std::is_same_v<T, double>) {
                 if (host_memory) {
                     p[n] = cost;
@@ -465,6 +475,15 @@ public:
         handle_->in_round = false;
     }
 
+    // Whether reduce_gradient sums host memory through the node's shared memory
+    // (pnn/comm/node_sum.hpp): MpiOptions::node_sum, more than one rank, every rank on this node
+    // (collective the first time: it asks MPI_Comm_split_type), and no rank that failed to map
+    // the memory (known after the first sum; MPI_Allreduce from then on).
+    bool sums_through_node_memory() const {
+        return options_.node_sum && size_ > 1 && handle_->node.whole_comm_on_one_node(handle_->comm) &&
+               !handle_->node.unavailable();
+    }
+
     void barrier() const {
         Watchdog::Watch watch(*handle_->watchdog, "a barrier (MPI_Barrier)");
         detail::mpi_check(MPI_Barrier(handle_->comm), "MPI_Barrier");
@@ -502,6 +521,7 @@ private:
         MPI_Comm comm = MPI_COMM_NULL;
         std::unique_ptr<Watchdog> watchdog;
         bool reads_device_memory = false;
+        detail::NodeSum node;  // the blocked sum through shared memory, where every rank is on one node
         // The overlapped sum's requests in flight, and the persistent ones kept for reuse.
         std::vector<MPI_Request> active;
         struct Persistent {

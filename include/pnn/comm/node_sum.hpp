@@ -1,0 +1,184 @@
+// defines: pnn::detail::NodeSum, the gradient's sum over ranks through one node's shared memory,
+// for a communicator whose ranks all run on one machine (pnn::Mpi's reduce_gradient uses it
+// there instead of MPI_Allreduce).
+//
+// Each rank has two slots in one shared mapping (POSIX shared memory, opened by every rank of
+// the node and unlinked at once, so that nothing outlives the job and freeing it is local, never
+// a collective call that a failing job could hang in). A sum:
+//   1. each rank copies its values and its cost into its slot;            barrier
+//   2. rank r sums part r of the values over every slot, in rank order, into its own slot's
+//      part r (a reduce-scatter in place: no other rank reads or writes part r of slot r now);
+//                                                                          barrier
+//   3. each rank copies every part from its owner's slot, and sums the costs in rank order.
+// Every rank thus ends with the same bits. The slots alternate between steps, so step 1 of the
+// next sum never overwrites what a slower rank still reads in step 3 of this one: a rank writes
+// a slot set again only after the next sum's first barrier, which every rank reaches after its
+// step 3. Two barriers a sum; the traffic is each rank's values once in, its part summed, the
+// values once out (an allreduce over shared memory moves as much, through more buffers).
+#pragma once
+#include <fcntl.h>
+#include <mpi.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "pnn/error.hpp"
+
+namespace pnn::detail {
+
+class NodeSum {
+public:
+    NodeSum() = default;
+    NodeSum(const NodeSum&) = delete;
+    NodeSum& operator=(const NodeSum&) = delete;
+    ~NodeSum() { unmap(); }
+
+    // Whether every rank of comm shares this node (collective; asked once, then remembered).
+    bool whole_comm_on_one_node(MPI_Comm comm) {
+        if (on_one_node_ < 0) {
+            MPI_Comm node;
+            int size = 0, node_size = 0;
+            MPI_Comm_size(comm, &size);
+            mpi_ok(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
+            MPI_Comm_size(node, &node_size);
+            MPI_Comm_free(&node);
+            on_one_node_ = node_size == size ? 1 : 0;
+        }
+        return on_one_node_ == 1;
+    }
+
+    // Whether a mapping failed on some rank (sum then always says false).
+    bool unavailable() const { return unavailable_; }
+
+    // The sum of p[0, n) and of cost over comm's ranks, on every rank (collective; comm's ranks
+    // all on one node). barrier() is the caller's watched MPI_Barrier. Returns false, with
+    // nothing summed, where some rank could not map the shared memory (no /dev/shm, as in some
+    // containers): the caller sums another way, and every later call says false at once.
+    template <class T, class Barrier>
+    bool sum(MPI_Comm comm, T* p, std::size_t n, double& cost, Barrier&& barrier) {
+        int rank = 0, size = 1;
+        MPI_Comm_rank(comm, &rank);
+        MPI_Comm_size(comm, &size);
+        if (!reserve(comm, n * sizeof(T), size)) return false;
+        T* mine = values<T>(rank);
+        std::memcpy(mine, p, n * sizeof(T));
+        *cost_slot(rank) = cost;
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        barrier();
+        const std::size_t lo = part(n, size, rank), hi = part(n, size, rank + 1);
+        // in rank order, (slot 0 + slot 1) + slot 2 ..., a slot at a time over a block (loops
+        // that vectorise), the block's sum kept aside until it is whole: slot r's own part is
+        // both a term and where the sum goes
+        constexpr std::size_t block = 512;
+        T sum[block];
+        for (std::size_t at = lo; at < hi; at += block) {
+            const std::size_t len = std::min(block, hi - at);
+            const T* first = values<T>(0) + at;
+            const T* second = values<T>(1) + at;
+            for (std::size_t i = 0; i < len; ++i) sum[i] = first[i] + second[i];
+            for (int r = 2; r < size; ++r) {
+                const T* next = values<T>(r) + at;
+                for (std::size_t i = 0; i < len; ++i) sum[i] += next[i];
+            }
+            std::memcpy(mine + at, sum, len * sizeof(T));
+        }
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        barrier();
+        for (int r = 0; r < size; ++r) {
+            const std::size_t a = part(n, size, r), b = part(n, size, r + 1);
+            if (b > a) std::memcpy(p + a, values<T>(r) + a, (b - a) * sizeof(T));
+        }
+        double total = 0;
+        for (int r = 0; r < size; ++r) total += *cost_slot(r);
+        cost = total;
+        parity_ ^= 1;
+        return true;
+    }
+
+private:
+    // Where part r of n values starts: even shares in blocks of 64 values (whole cache lines,
+    // so that no two ranks write one line in step 2).
+    static std::size_t part(std::size_t n, int size, int r) {
+        if (r >= size) return n;
+        const std::size_t block = 64, blocks = (n + block - 1) / block;
+        return std::min(n, blocks * std::size_t(r) / std::size_t(size) * block);
+    }
+    static constexpr std::size_t header = 64;  // the cost's double, alone in its cache line
+
+    // A slot (slot_bytes_ long): the cost, then the values, rounded to whole pages.
+    unsigned char* slot(int r) const { return base_ + (std::size_t(2 * r + parity_)) * slot_bytes_; }
+    double* cost_slot(int r) const { return reinterpret_cast<double*>(slot(r)); }
+    template <class T>
+    T* values(int r) const {
+        return reinterpret_cast<T*>(slot(r) + header);
+    }
+
+    // Maps room for two slots a rank of at least `bytes` values (collective: a new mapping where
+    // the last one is too small, the same decision on every rank as n is the same everywhere).
+    // False where some rank could not (then never again).
+    bool reserve(MPI_Comm comm, std::size_t bytes, int size) {
+        if (unavailable_) return false;
+        const std::size_t page = std::size_t(sysconf(_SC_PAGESIZE));
+        const std::size_t need = (header + bytes + page - 1) / page * page;
+        if (base_ && need <= slot_bytes_) return true;
+        unmap();
+        int rank = 0;
+        MPI_Comm_rank(comm, &rank);
+        // rank 0 names and sizes the memory; the others open it after the broadcast, then rank
+        // 0 unlinks the name once every rank has it mapped
+        char name[64] = {};
+        int failed = 0;
+        int fd = -1;
+        const std::size_t total = need * 2 * std::size_t(size);
+        if (rank == 0) {
+            static std::atomic<unsigned> made{0};
+            std::snprintf(name, sizeof name, "/pnn-node-sum-%ld-%u", long(getpid()), made++);
+            fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
+            failed = fd < 0 || ftruncate(fd, off_t(total)) != 0;
+            if (failed && fd >= 0) close(fd);
+            if (failed) fd = -1;
+        }
+        mpi_ok(MPI_Bcast(name, sizeof name, MPI_CHAR, 0, comm), "MPI_Bcast");
+        mpi_ok(MPI_Bcast(&failed, 1, MPI_INT, 0, comm), "MPI_Bcast");
+        if (!failed) {
+            if (rank != 0) fd = shm_open(name, O_RDWR, 0600);
+            void* at = fd < 0 ? MAP_FAILED : mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+            if (fd >= 0) close(fd);
+            if (at != MAP_FAILED) base_ = static_cast<unsigned char*>(at);
+            failed = base_ == nullptr;
+        }
+        mpi_ok(MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
+        if (rank == 0 && name[0]) shm_unlink(name);
+        slot_bytes_ = need;
+        mapped_ = total;
+        parity_ = 0;
+        if (failed) {
+            unmap();
+            unavailable_ = true;
+        }
+        return !failed;
+    }
+    void unmap() {
+        if (base_) munmap(base_, mapped_);
+        base_ = nullptr;
+        slot_bytes_ = mapped_ = 0;
+    }
+    static void mpi_ok(int code, const char* call) {
+        if (code != MPI_SUCCESS) fail("the gradient's sum through shared memory: ", call, " failed (MPI error ", code, ")");
+    }
+
+    int on_one_node_ = -1;  // unknown yet
+    bool unavailable_ = false;
+    unsigned char* base_ = nullptr;
+    std::size_t slot_bytes_ = 0, mapped_ = 0;
+    int parity_ = 0;
+};
+
+}  // namespace pnn::detail
