@@ -149,9 +149,17 @@ private:
         mpi_ok(MPI_Bcast(&failed, 1, MPI_INT, 0, comm), "MPI_Bcast");
         if (!failed) {
             if (rank != 0) fd = shm_open(name, O_RDWR, 0600);
-            void* at = fd < 0 ? MAP_FAILED : mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+            // Every page now, not a fault at a time in the first sums (the faults made each of
+            // the first two sums take 2-6 ms here, against 0.11 ms after): MAP_POPULATE maps
+            // them for reading, and each rank writes its own two slots once, the only ones it
+            // writes.
+            void* at = fd < 0 ? MAP_FAILED
+                              : mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
             if (fd >= 0) close(fd);
-            if (at != MAP_FAILED) base_ = static_cast<unsigned char*>(at);
+            if (at != MAP_FAILED) {
+                base_ = static_cast<unsigned char*>(at);
+                std::memset(base_ + std::size_t(2 * rank) * need, 0, 2 * need);
+            }
             failed = base_ == nullptr;
         }
         mpi_ok(MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
