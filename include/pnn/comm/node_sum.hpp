@@ -141,7 +141,9 @@ private:
             static std::atomic<unsigned> made{0};
             std::snprintf(name, sizeof name, "/pnn-node-sum-%ld-%u", long(getpid()), made++);
             fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
-            failed = fd < 0 || ftruncate(fd, off_t(total)) != 0;
+            // (the pages reserved now: a /dev/shm too small, as a container's 64 MB, is a
+            // fallback to MPI_Allreduce here, not a SIGBUS at the first write)
+            failed = fd < 0 || ftruncate(fd, off_t(total)) != 0 || posix_fallocate(fd, 0, off_t(total)) != 0;
             if (failed && fd >= 0) close(fd);
             if (failed) fd = -1;
         }
