@@ -3,7 +3,10 @@
 #   1. bad input on one rank only (its share of the rows lies past the end of the file): the job
 #      ends within seconds, non-zero, that rank's message printed once;
 #   2. a rank killed with SIGKILL in the middle of training: the job ends, non-zero, and no
-#      process of it is left.
+#      process of it is left;
+#   3. a /dev/shm too small for the sum through shared memory (pnn/comm/node_sum.hpp): the job
+#      sums with MPI_Allreduce instead and trains the same model (in a mount namespace of its
+#      own with a 16 MB /dev/shm; skipped where one cannot be made).
 #
 #   fault_test.sh MNIST_NN_DATA_PARALLELISM_BINARY
 set -u
@@ -56,4 +59,24 @@ wait_until 10 gone $ranks $runner_mpirun
 left=""
 for pid in $ranks $runner_mpirun; do running "$pid" && left="$left $pid"; done
 [ -z "$left" ]; check $? "no process of the job is left (left:${left:- none})"
+echo "== 3. a 16 MB /dev/shm, where the sum through shared memory needs 30 MB"
+# 784-1024-1024-10 floats: 1.86 M parameters, two slots a rank of 7.4 MB. With 2 ranks each sum
+# adds two values, which rounds alike in any order: the costs must be the same to the last digit.
+small_run=(mpirun -np 2 --oversubscribe "$binary" --train-samples 2000 --hidden 1024 1024 --precision float
+  --iterations 3 --print-every 1 --overlap off)
+if unshare -m sh -c 'mount -t tmpfs -o size=16m tmpfs /dev/shm' 2> /dev/null; then
+  timeout 300 "${small_run[@]}" > "$log" 2>&1
+  check $? "the run with the usual /dev/shm"
+  grep '^iteration' "$log" > "$log.usual"
+  # shellcheck disable=SC2016
+  timeout 300 unshare -m sh -c 'mount -t tmpfs -o size=16m tmpfs /dev/shm && exec "$@"' sh "${small_run[@]}" > "$log" 2>&1
+  status=$?
+  [ "$status" -eq 0 ]; check $? "the run with a 16 MB /dev/shm ended well (status $status)"
+  grep '^iteration' "$log" > "$log.small"
+  [ -s "$log.usual" ] && cmp -s "$log.usual" "$log.small"; check $? "the same costs both ways"
+  [ "$status" -eq 0 ] || cat "$log"
+  rm -f "$log.usual" "$log.small"
+else
+  echo "skipped: no mount namespace of its own (needs root)"
+fi
 exit $failed
