@@ -16,6 +16,31 @@
 # Exits 77 (reported as skipped) with "skipped: no Slurm (why)" where Slurm is not installed or
 # its daemons cannot run here, and "skipped: no network namespaces" where hosts.sh cannot work.
 set -u
+# slurmd 22.05 starts its cgroup plugin whatever ProctrackType says, and fails without a cgroup
+# file system at /sys/fs/cgroup; a chroot (as CI's fresh Debian root, /sys bound without the
+# mounts under it) or a container may have none there. The test then gives its daemons one, in a
+# mount namespace of its own (no mount of the machine's is touched): the cgroup v1 hierarchies
+# this kernel has (/proc/cgroups) and systemd's named one, as Debian 12 mounts them, or cgroup2
+# where the kernel has no v1 hierarchy. Found when the test said "skipped: no Slurm" in a fresh
+# root on 2026-12-06.
+if [ -z "${PNN_SLURM_CGROUPS:-}" ] && ! mountpoint -q /sys/fs/cgroup && [ "$(id -u)" -eq 0 ] &&
+  command -v unshare > /dev/null && mountpoint -q /sys; then
+  exec env PNN_SLURM_CGROUPS=1 unshare -m --propagation unchanged "$BASH" "$0" "$@"
+fi
+if [ -n "${PNN_SLURM_CGROUPS:-}" ]; then
+  if mount --make-rprivate /sys && mount -t tmpfs -o mode=755 pnn-cgroups /sys/fs/cgroup; then
+    v1=$(awk '!/^#/ && $2 != 0 && $4 == 1 { print $1 }' /proc/cgroups)
+    for c in $v1; do
+      mkdir -p "/sys/fs/cgroup/$c" && mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c" 2> /dev/null
+    done
+    if [ -n "$v1" ]; then
+      mkdir -p /sys/fs/cgroup/systemd && mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd 2> /dev/null
+    else
+      umount /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup 2> /dev/null
+    fi
+    echo "(cgroup file systems for slurmd mounted in this test's own mount namespace)"
+  fi
+fi
 mpi_test=$(readlink -f "$1")
 nn=$(readlink -f "$2")
 dp=$(readlink -f "$3")
