@@ -24,6 +24,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "pnn/comm/comm.hpp"
+#include "pnn/comm/mpi_check.hpp"
 #include "pnn/comm/node_sum.hpp"
 #include "pnn/comm/watchdog.hpp"
 #include "pnn/data/dataset.hpp"
@@ -65,15 +66,6 @@ inline bool mpi_reads_device_memory() {
 #else
     return false;
 #endif
-}
-
-// Turns an MPI error code into a pnn::error naming the call.
-inline void mpi_check(int code, const char* call) {
-    if (code == MPI_SUCCESS) return;
-    char text[MPI_MAX_ERROR_STRING];
-    int length = 0;
-    MPI_Error_string(code, text, &length);
-    fail(call, " failed: ", std::string(text, std::size_t(length)));
 }
 
 // A 64-bit fingerprint of n bytes, to tell whether ranks hold the same rows (not a defence

@@ -24,12 +24,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
-#include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <string>
 
-#include "pnn/error.hpp"
+#include "pnn/comm/mpi_check.hpp"
 
 namespace pnn::detail {
 
@@ -46,7 +44,7 @@ public:
             MPI_Comm node;
             int size = 0, node_size = 0;
             MPI_Comm_size(comm, &size);
-            mpi_ok(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
+            mpi_check(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
             MPI_Comm_size(node, &node_size);
             MPI_Comm_free(&node);
             on_one_node_ = node_size == size ? 1 : 0;
@@ -147,8 +145,8 @@ private:
             if (failed && fd >= 0) close(fd);
             if (failed) fd = -1;
         }
-        mpi_ok(MPI_Bcast(name, sizeof name, MPI_CHAR, 0, comm), "MPI_Bcast");
-        mpi_ok(MPI_Bcast(&failed, 1, MPI_INT, 0, comm), "MPI_Bcast");
+        mpi_check(MPI_Bcast(name, sizeof name, MPI_CHAR, 0, comm), "MPI_Bcast");
+        mpi_check(MPI_Bcast(&failed, 1, MPI_INT, 0, comm), "MPI_Bcast");
         if (!failed) {
             if (rank != 0) fd = shm_open(name, O_RDWR, 0600);
             // Every page now, not a fault at a time in the first sums (the faults made each of
@@ -164,7 +162,7 @@ private:
             }
             failed = base_ == nullptr;
         }
-        mpi_ok(MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
+        mpi_check(MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, comm), "MPI_Allreduce");
         if (rank == 0 && name[0]) shm_unlink(name);
         slot_bytes_ = need;
         mapped_ = total;
@@ -179,9 +177,6 @@ private:
         if (base_) munmap(base_, mapped_);
         base_ = nullptr;
         slot_bytes_ = mapped_ = 0;
-    }
-    static void mpi_ok(int code, const char* call) {
-        if (code != MPI_SUCCESS) fail("the gradient's sum through shared memory: ", call, " failed (MPI error ", code, ")");
     }
 
     int on_one_node_ = -1;  // unknown yet
