@@ -64,12 +64,15 @@ echo "== 3. a 16 MB /dev/shm, where the sum through shared memory needs 30 MB"
 # adds two values, which rounds alike in any order: the costs must be the same to the last digit.
 small_run=(mpirun -np 2 --oversubscribe "$binary" --train-samples 2000 --hidden 1024 1024 --precision float
   --iterations 3 --print-every 1 --overlap off)
-if unshare -m sh -c 'mount -t tmpfs -o size=16m tmpfs /dev/shm' 2> /dev/null; then
+# (--propagation unchanged and /dev made private first: in a chroot, unshare's default, making
+# / private, fails; no mount may reach the machine's own /dev/shm)
+small_shm='mount --make-rprivate /dev && mount -t tmpfs -o size=16m pnn-small-shm /dev/shm'
+if unshare -m --propagation unchanged sh -c "$small_shm" 2> /dev/null; then
   timeout 300 "${small_run[@]}" > "$log" 2>&1
   check $? "the run with the usual /dev/shm"
   grep '^iteration' "$log" > "$log.usual"
   # shellcheck disable=SC2016
-  timeout 300 unshare -m sh -c 'mount -t tmpfs -o size=16m tmpfs /dev/shm && exec "$@"' sh "${small_run[@]}" > "$log" 2>&1
+  timeout 300 unshare -m --propagation unchanged sh -c "$small_shm"' && exec "$@"' sh "${small_run[@]}" > "$log" 2>&1
   status=$?
   [ "$status" -eq 0 ]; check $? "the run with a 16 MB /dev/shm ended well (status $status)"
   grep '^iteration' "$log" > "$log.small"
@@ -77,6 +80,6 @@ if unshare -m sh -c 'mount -t tmpfs -o size=16m tmpfs /dev/shm' 2> /dev/null; th
   [ "$status" -eq 0 ] || cat "$log"
   rm -f "$log.usual" "$log.small"
 else
-  echo "skipped: no mount namespace of its own (needs root)"
+  echo "skipped: no mount namespace of its own (needs root, and /dev a mount point)"
 fi
 exit $failed
