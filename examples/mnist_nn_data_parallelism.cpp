@@ -73,6 +73,12 @@ int main(int argc, char** argv) {
     app.add_option("--bucket-bytes", options.bucket_bytes, "bytes of gradient per bucket of the overlapped sum (0 = 128 KiB)")
         ->capture_default_str()
         ->check(example::count);
+    std::string sharded_update = "on";
+    app.add_option("--sharded-update", sharded_update,
+                   "on: where every rank runs on this node, each rank updates its part of the weights and optimizer "
+                   "state, then the parts are shared (the same weights); off: every rank updates all")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"on", "off"}));
     if (const int status = example::parse(app, o, argc, argv, "mnist_nn_data_parallelism", rank == 0); status >= 0)
         return status;
     try {
@@ -81,6 +87,7 @@ int main(int argc, char** argv) {
         options.watchdog = std::chrono::milliseconds(std::int64_t(watchdog * 1e3));
         options.overlap = overlap != "off";
         options.overlap_trial = overlap == "on";
+        options.sharded_update = sharded_update == "on";
         if (nccl && o.device != "cuda") {
             if (rank == 0) std::fprintf(stderr, "mnist_nn_data_parallelism: --nccl: expected --device cuda, found --device %s\n",
                                         o.device.c_str());

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <pnn/comm/local_rank.hpp>
 #include <pnn/comm/mpi.hpp>
@@ -105,6 +107,102 @@ TEST_CASE("Mpi trains the same model as Local: placements, reductions, full batc
                 const auto g = mpi.gradient(passed, 0.1), gl = local.gradient(data, 0.1);
                 for (std::size_t l = 0; l < g.size(); ++l) CHECK(xt::allclose(g[l], gl[l], 1e-11, 1e-14));
             }
+    }
+}
+
+TEST_CASE("the gradient's sum by parts: each rank's part summed, the parts tile it, share_parts gives every rank all") {
+    const int size = world_size(), rank = world_rank();
+    for (bool node_sum : {true, false})
+        for (std::size_t n : {std::size_t(7), std::size_t(1000), std::size_t(4099)}) {
+            CAPTURE(node_sum);
+            CAPTURE(n);
+            Mpi::Options options;
+            options.node_sum = node_sum;
+            const Mpi comm(MPI_COMM_WORLD, options);
+            // small integers: every order of summing gives the same bits
+            auto value = [](std::size_t i, int r) { return double(i % 13) + 100.0 * (r + 1); };
+            std::vector<double> g(n + 1);
+            for (std::size_t i = 0; i < n; ++i) g[i] = value(i, rank);
+            double cost = rank + 1;
+            const auto [lo, hi] = comm.reduce_gradient_part(g.data(), n, cost);
+            CHECK(cost == size * (size + 1) / 2.0);
+            for (std::size_t i = lo; i < hi; ++i) {
+                double sum = 0;
+                for (int r = 0; r < size; ++r) sum += value(i, r);
+                REQUIRE(g[i] == sum);
+            }
+            // sharded where the sum goes through this node's memory; else the whole sum
+            const bool sharded = comm.sums_through_node_memory();
+            CHECK(sharded == (node_sum && size > 1 && one_host() && ::access("/dev/shm", W_OK) == 0));
+            std::vector<unsigned long long> parts(2 * std::size_t(size)), mine{lo, hi};
+            MPI_Allgather(mine.data(), 2, MPI_UNSIGNED_LONG_LONG, parts.data(), 2, MPI_UNSIGNED_LONG_LONG, MPI_COMM_WORLD);
+            if (sharded) {
+                CHECK(parts.front() == 0);
+                CHECK(parts.back() == n);
+                for (int r = 1; r < size; ++r) CHECK(parts[2 * r] == parts[2 * r - 1]);  // each starts where the last ended
+            } else {
+                CHECK(lo == 0);
+                CHECK(hi == n);
+            }
+            // share_parts: each rank's part (the node sum's split, whether or not it sums
+            // through the node's memory) reaches every rank, the rest of p overwritten
+            std::vector<double> p(n, -1.0);
+            const std::size_t a = pnn::detail::NodeSum::part(n, size, rank), b = pnn::detail::NodeSum::part(n, size, rank + 1);
+            for (std::size_t i = a; i < b; ++i) p[i] = value(i, rank);
+            comm.share_parts(p.data(), n);
+            for (int r = 0; r < size; ++r)
+                for (std::size_t i = pnn::detail::NodeSum::part(n, size, r); i < pnn::detail::NodeSum::part(n, size, r + 1); ++i)
+                    REQUIRE(p[i] == value(i, r));
+        }
+}
+
+TEST_CASE("a sharded update: each rank updates its part, with the bits and checkpoints of an update made whole everywhere") {
+    const std::string name = shared_folder("pnn-mpi-shard");
+    const pnn::Mlp<double> relu_net({12, 10, 6, 4}, 3, pnn::Activation::relu, pnn::Output::softmax);
+    auto bytes_of = [](const std::string& path) {
+        std::ifstream in(path, std::ios::binary);
+        return std::vector<char>(std::istreambuf_iterator<char>(in), {});
+    };
+    for (bool adam : {false, true})
+        for (std::size_t batch : {std::size_t(0), std::size_t(128)}) {
+            CAPTURE(adam);
+            CAPTURE(batch);
+            pnn::Sgd sgd = settings(batch);
+            sgd.momentum = 0.9;  // a state to shard
+            const pnn::Optimizer opt = adam ? pnn::Optimizer(test::adam_settings(batch, 20, 9, 0.05, 0.01)) : pnn::Optimizer(sgd);
+            Mpi::Options sharded, whole;
+            sharded.overlap = whole.overlap = false;  // the blocked order, every step
+            whole.sharded_update = false;
+            Trainer<Mpi> a(relu_net, Mpi(MPI_COMM_WORLD, sharded)), b(relu_net, Mpi(MPI_COMM_WORLD, whole));
+            const auto sharded_history = a.fit(data, opt);
+            CHECK(sharded_history == b.fit(data, opt));
+            CHECK(a.net() == b.net());
+            // the state saved whole: the same file, byte for byte; and training goes on alike
+            a.save_checkpoint(name + "/a.ckpt");
+            b.save_checkpoint(name + "/b.ckpt");
+            if (world_rank() == 0) {
+                CHECK(bytes_of(name + "/a.ckpt") == bytes_of(name + "/b.ckpt"));
+                CHECK(!bytes_of(name + "/a.ckpt").empty());
+            }
+            const auto sharded_more = a.fit(data, opt);
+            CHECK(sharded_more == b.fit(data, opt));
+            CHECK(a.net() == b.net());
+            // steps that sum the whole gradient (the overlapped order's trial steps, which
+            // alternate with blocked ones) first gather the sharded state: Local's model
+            Trainer<pnn::Local> local(relu_net);
+            const auto local_history = local.fit(data, opt);
+            Mpi::Options mixed;
+            mixed.bucket_bytes = 64;
+            Trainer<Mpi> c(relu_net, Mpi(MPI_COMM_WORLD, mixed));
+            const auto history = c.fit(data, opt);
+            CHECK(test::relative_difference(c.net(), local.net()) <= 1e-12);
+            for (std::size_t i = 0; i < history.size(); ++i) CHECK(history[i] == doctest::Approx(local_history[i]).epsilon(1e-12));
+        }
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (world_rank() == 0) {
+        std::remove((name + "/a.ckpt").c_str());
+        std::remove((name + "/b.ckpt").c_str());
+        ::rmdir(name.c_str());
     }
 }
 

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "pnn/data/dataset.hpp"
@@ -135,6 +136,22 @@ concept OverlappingComm = Comm<C> && requires(const C c, T* p, double* d, std::s
     { c.sums_done() } -> std::convertible_to<bool>;
     c.end_sums();
     c.forget_sums();
+};
+
+// Optional: a communicator that can shard the update over ranks (pnn::Mpi on one node), the
+// gradient and weights in host memory:
+//   reduce_gradient_part(p, n, c)   as reduce_gradient(p, n, c, false), but the sum may land
+//                                   only on this rank's part [lo, hi) of p, which it returns
+//                                   ({0, n}: the whole sum, as reduce_gradient); the parts of n
+//                                   are the same on every call
+//   share_parts(p, n)               every rank's part of p[0, n) on every rank
+// The Trainer then updates only the part, of the weights and of the optimizer's state, and
+// shares the weights' parts; the state's parts are shared only when it is needed whole (a
+// checkpoint, or a step that summed the whole gradient).
+template <class C, class T>
+concept PartSummingComm = Comm<C> && requires(const C c, T* p, std::size_t n, double& cost) {
+    { c.reduce_gradient_part(p, n, cost) } -> std::same_as<std::pair<std::size_t, std::size_t>>;
+    c.share_parts(p, n);
 };
 
 // Optional: an overlapping communicator whose sums take device memory and run on a stream of the

@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 #include <xtensor/xtensor.hpp>
 
@@ -162,6 +163,12 @@ struct MpiOptions {
     // the node's shared memory, as a reduce-scatter in place and a copy of every part
     // (pnn/comm/node_sum.hpp), instead of MPI_Allreduce. false: MPI_Allreduce always.
     bool node_sum = true;
+    // With the node sum: each rank updates only its part of the weights and of the optimizer's
+    // state, from its part of the summed gradient, and the updated parts are then shared through
+    // the same memory (Mpi::reduce_gradient_part). The update's memory traffic and the copy of the
+    // summed gradient to every rank shrink by the rank count; the weights are the same bits.
+    // false: every rank updates all of them.
+    bool sharded_update = true;
     // 128 KiB: benchmarks/overlap.sh (784-1024-1024-10 float32, 2 ranks over a 1 Gbit/s link,
     // 2-core AMD EPYC, 2026-12-06) put the step at 1.04-1.08x the overlap limit with 128 KiB,
     // 1.10-1.13x with 256 KiB, 1.17x with 512 KiB and 1.25x with 1 MiB: Open MPI moves a
@@ -382,8 +389,7 @@ public:
                               "the gradient's reduction (MPI_Allreduce, MPI_Reduce, or MPI_Barrier of the sum through shared memory)");
         if (everywhere || !seed_strategy()) {
             if (host_memory && sums_through_node_memory() &&
-                handle_->node.sum(handle_->comm, p, n, cost,
-                                  [&] { detail::mpi_check(MPI_Barrier(handle_->comm), "MPI_Barrier"); }))
+                handle_->node.sum(handle_->comm, p, n, cost, [&] { barrier_unwatched(); }))
                 return;
             if constexpr (std::is_same_v<T, double>) {
                 if (host_memory) {
@@ -403,6 +409,35 @@ public:
             });
         }
         sum(&cost, 1);
+    }
+
+    // An update sharded over ranks (pnn/comm/comm.hpp, PartSummingComm): as reduce_gradient(p,
+    // n, cost, false), but where the ranks share one node's memory (and MpiOptions::sharded_update)
+    // only this rank's part of the sum lands in p, [lo, hi) returned; elsewhere the whole sum,
+    // {0, n}. The parts are the node sum's (pnn/comm/node_sum.hpp), the same on every call for n.
+    template <class T>
+    std::pair<std::size_t, std::size_t> reduce_gradient_part(T* p, std::size_t n, double& cost) const {
+        if (shards_update()) {
+            Watchdog::Watch watch(*handle_->watchdog, "the gradient's reduction (MPI_Barrier of the sum through shared memory)");
+            if (handle_->node.sum_part(handle_->comm, p, n, cost, [&] { barrier_unwatched(); }))
+                return part_of(n);
+        }
+        reduce_gradient(p, n, cost, false);
+        return {0, n};
+    }
+    // Every rank's part of p[0, n) (part r as reduce_gradient_part gave it on rank r) on every
+    // rank: after a sharded update, the weights; before a checkpoint, the optimizer's state.
+    template <class T>
+    void share_parts(T* p, std::size_t n) const {
+        Watchdog::Watch watch(*handle_->watchdog, "sharing the weights' parts (MPI_Barrier of shared memory, or MPI_Bcast)");
+        if (sums_through_node_memory() && handle_->node.share_part(handle_->comm, p, n, [&] { barrier_unwatched(); }))
+            return;
+        for (int r = 0; r < size_; ++r) {  // (the memory could not be mapped: a broadcast a part)
+            const std::size_t lo = detail::NodeSum::part(n, size_, r), hi = detail::NodeSum::part(n, size_, r + 1);
+            detail::in_int_pieces(hi - lo, [&](std::size_t at, int count) {
+                detail::mpi_check(MPI_Bcast(p + lo + at, count, detail::mpi_type<T>(), r, handle_->comm), "MPI_Bcast");
+            });
+        }
     }
 
     // The overlapped sum (pnn/comm/comm.hpp, OverlappingComm). Only the thread that trains calls
@@ -478,7 +513,7 @@ public:
 
     void barrier() const {
         Watchdog::Watch watch(*handle_->watchdog, "a barrier (MPI_Barrier)");
-        detail::mpi_check(MPI_Barrier(handle_->comm), "MPI_Barrier");
+        barrier_unwatched();
     }
 
     void at_step(std::uint64_t step) const { handle_->watchdog->at_step(step); }
@@ -504,6 +539,16 @@ protected:
         return options_.reduction == Reduction::gather_bcast && options_.reproducible_block == 0;
     }
     Watchdog& watchdog() const { return *handle_->watchdog; }
+    // (inside a caller's watch)
+    void barrier_unwatched() const { detail::mpi_check(MPI_Barrier(handle_->comm), "MPI_Barrier"); }
+    // Whether reduce_gradient_part leaves each rank its part: the node sum, with the allreduce
+    // strategy (the seed's updates on rank 0 alone; the reproducible mode sums elsewhere).
+    bool shards_update() const {
+        return options_.sharded_update && !seed_strategy() && options_.reproducible_block == 0 && sums_through_node_memory();
+    }
+    std::pair<std::size_t, std::size_t> part_of(std::size_t n) const {
+        return {detail::NodeSum::part(n, size_, rank_), detail::NodeSum::part(n, size_, rank_ + 1)};
+    }
 
 private:
 

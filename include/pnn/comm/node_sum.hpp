@@ -10,11 +10,20 @@
 //      part r (a reduce-scatter in place: no other rank reads or writes part r of slot r now);
 //                                                                          barrier
 //   3. each rank copies every part from its owner's slot, and sums the costs in rank order.
-// Every rank thus ends with the same bits. The slots alternate between steps, so step 1 of the
-// next sum never overwrites what a slower rank still reads in step 3 of this one: a rank writes
-// a slot set again only after the next sum's first barrier, which every rank reaches after its
-// step 3. Two barriers a sum; the traffic is each rank's values once in, its part summed, the
-// values once out (an allreduce over shared memory moves as much, through more buffers).
+// Every rank thus ends with the same bits. Two barriers a sum; the traffic is each rank's values
+// once in, its part summed, the values once out (an allreduce over shared memory moves as much,
+// through more buffers).
+//
+// For an update sharded over ranks (pnn::Mpi::reduce_gradient_part), the sum stops after step 2
+// with the part in the rank's own memory (sum_part: one barrier); each rank updates its part of
+// the weights, and share_part gives every rank every part (own part into the slot; barrier;
+// step 3).
+//
+// Why no more barriers are needed: every operation (sum, sum_part, share_part) writes only the
+// slots of one set, reads other ranks' slots only after a barrier that follows its writes, and
+// the next operation uses the other set. A rank writes a set again two operations later, after
+// passing the barrier of the operation in between, which every other rank reaches only once it
+// has finished reading that set.
 #pragma once
 #include <fcntl.h>
 #include <mpi.h>
@@ -61,53 +70,118 @@ public:
     // containers): the caller sums another way, and every later call says false at once.
     template <class T, class Barrier>
     bool sum(MPI_Comm comm, T* p, std::size_t n, double& cost, Barrier&& barrier) {
-        int rank = 0, size = 1;
-        MPI_Comm_rank(comm, &rank);
-        MPI_Comm_size(comm, &size);
-        if (!reserve(comm, n * sizeof(T), size)) return false;
-        T* mine = values<T>(rank);
-        std::memcpy(mine, p, n * sizeof(T));
-        *cost_slot(rank) = cost;
-        std::atomic_thread_fence(std::memory_order_seq_cst);
+        const Ranks at = ranks(comm);
+        if (!reserve(comm, n * sizeof(T), at.size)) return false;
+        copy_in(at.rank, p, n, cost);
         barrier();
-        const std::size_t lo = part(n, size, rank), hi = part(n, size, rank + 1);
-        // in rank order, (slot 0 + slot 1) + slot 2 ..., a slot at a time over a block (loops
-        // that vectorise), the block's sum kept aside until it is whole: slot r's own part is
-        // both a term and where the sum goes
+        const std::size_t lo = part(n, at.size, at.rank), hi = part(n, at.size, at.rank + 1);
+        // (slot r's own part is both a term of the sum and where it goes: add_slots keeps each
+        // block's sum aside until it is whole)
+        add_slots(at.size, lo, hi, values<T>(at.rank));
+        fence();
+        barrier();
+        copy_parts_out(at.size, p, n);
+        cost = total_cost(at.size);
+        parity_ ^= 1;
+        return true;
+    }
+
+    // The first half of sum, for an update sharded over ranks: the sum over ranks of this rank's
+    // part of p, part(n, size, rank) = [lo, hi), into p[lo, hi), and the cost's sum on every
+    // rank; p outside the part is left as it was. Returns whether it could (as sum does). One
+    // barrier. share_part then gives every rank every part of what the ranks made of their parts.
+    template <class T, class Barrier>
+    bool sum_part(MPI_Comm comm, T* p, std::size_t n, double& cost, Barrier&& barrier) {
+        const Ranks at = ranks(comm);
+        if (!reserve(comm, n * sizeof(T), at.size)) return false;
+        copy_in(at.rank, p, n, cost);
+        barrier();
+        add_slots(at.size, part(n, at.size, at.rank), part(n, at.size, at.rank + 1), p);
+        cost = total_cost(at.size);
+        parity_ ^= 1;
+        return true;
+    }
+
+    // Every rank's part r of p (part(n, size, r), as sum_part leaves it) on every rank: each rank
+    // copies its own part into its slot; barrier; each copies every other part from its owner's
+    // slot. False where the memory could not be mapped (then nothing moved).
+    template <class T, class Barrier>
+    bool share_part(MPI_Comm comm, T* p, std::size_t n, Barrier&& barrier) {
+        const Ranks at = ranks(comm);
+        if (!reserve(comm, n * sizeof(T), at.size)) return false;
+        const std::size_t lo = part(n, at.size, at.rank), hi = part(n, at.size, at.rank + 1);
+        if (hi > lo) std::memcpy(values<T>(at.rank) + lo, p + lo, (hi - lo) * sizeof(T));
+        fence();
+        barrier();
+        copy_parts_out(at.size, p, n);
+        parity_ ^= 1;
+        return true;
+    }
+
+    // Where part r of n values starts: even shares in blocks of 64 values (whole cache lines,
+    // so that no two ranks write one line).
+    static std::size_t part(std::size_t n, int size, int r) {
+        if (r >= size) return n;
+        const std::size_t block = 64, blocks = (n + block - 1) / block;
+        return std::min(n, blocks * std::size_t(r) / std::size_t(size) * block);
+    }
+
+private:
+    struct Ranks {
+        int rank = 0, size = 1;
+    };
+    static Ranks ranks(MPI_Comm comm) {
+        Ranks at;
+        MPI_Comm_rank(comm, &at.rank);
+        MPI_Comm_size(comm, &at.size);
+        return at;
+    }
+    static void fence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
+
+    // Step 1: this rank's values and cost into its slot (then a fence: the barrier publishes them).
+    template <class T>
+    void copy_in(int rank, const T* p, std::size_t n, double cost) {
+        std::memcpy(values<T>(rank), p, n * sizeof(T));
+        *cost_slot(rank) = cost;
+        fence();
+    }
+    // Step 2: out[i] = the sum over slots of their value i, for i in [lo, hi), in rank order
+    // ((slot 0 + slot 1) + slot 2 ...), a slot at a time over a block (loops that vectorise),
+    // the block's sum kept aside until it is whole, so out may be a slot's own values.
+    template <class T>
+    void add_slots(int size, std::size_t lo, std::size_t hi, T* out) const {
         constexpr std::size_t block = 512;
         T sum[block];
         for (std::size_t at = lo; at < hi; at += block) {
             const std::size_t len = std::min(block, hi - at);
             const T* first = values<T>(0) + at;
+            if (size == 1) {
+                std::memcpy(out + at, first, len * sizeof(T));
+                continue;
+            }
             const T* second = values<T>(1) + at;
             for (std::size_t i = 0; i < len; ++i) sum[i] = first[i] + second[i];
             for (int r = 2; r < size; ++r) {
                 const T* next = values<T>(r) + at;
                 for (std::size_t i = 0; i < len; ++i) sum[i] += next[i];
             }
-            std::memcpy(mine + at, sum, len * sizeof(T));
+            std::memcpy(out + at, sum, len * sizeof(T));
         }
-        std::atomic_thread_fence(std::memory_order_seq_cst);
-        barrier();
+    }
+    // Step 3: every part r of p from its owner's slot (this rank's own too: where sum left it).
+    template <class T>
+    void copy_parts_out(int size, T* p, std::size_t n) const {
         for (int r = 0; r < size; ++r) {
             const std::size_t a = part(n, size, r), b = part(n, size, r + 1);
-            if (b > a) std::memcpy(p + a, values<T>(r) + a, (b - a) * sizeof(T));
+            if (b > a && values<T>(r) + a != p + a) std::memcpy(p + a, values<T>(r) + a, (b - a) * sizeof(T));
         }
+    }
+    double total_cost(int size) const {
         double total = 0;
         for (int r = 0; r < size; ++r) total += *cost_slot(r);
-        cost = total;
-        parity_ ^= 1;
-        return true;
+        return total;
     }
 
-private:
-    // Where part r of n values starts: even shares in blocks of 64 values (whole cache lines,
-    // so that no two ranks write one line in step 2).
-    static std::size_t part(std::size_t n, int size, int r) {
-        if (r >= size) return n;
-        const std::size_t block = 64, blocks = (n + block - 1) / block;
-        return std::min(n, blocks * std::size_t(r) / std::size_t(size) * block);
-    }
     static constexpr std::size_t header = 64;  // the cost's double, alone in its cache line
 
     // A slot (slot_bytes_ long): the cost, then the values, rounded to whole pages.

@@ -28,6 +28,16 @@ fn::finish_gradient<T> finishing(std::size_t m, double lambda) {
 inline std::size_t state_arrays(const Optimizer& o) { return std::holds_alternative<Adam>(o) ? 2 : 1; }
 }  // namespace detail
 
+// The elements [lo, hi) of the parameters that one update covers: all of them, or this rank's
+// part where the update is sharded over ranks (pnn/comm/comm.hpp, PartSummingComm). The update
+// rules are elementwise, and each element goes through the same formula wherever a part starts
+// (pnn/simd/apply.hpp), so the parts' results are the whole update's bits.
+struct Part {
+    std::size_t lo = 0, hi = 0;
+    bool covers(std::size_t n) const { return lo == 0 && hi == n; }
+    bool operator==(const Part&) const = default;
+};
+
 template <class D, class T>
 class OptimizerState {
 public:
@@ -70,12 +80,14 @@ public:
         }
     }
 
-    // One update of θ from the gradient's sum over m samples; mask is 1 on weights, 0 on biases.
-    void update(const Sgd& s, T* theta, const T* grad, const T* mask, std::size_t m) {
+    // One update of θ's elements in `part` from the gradient's sum over m samples; mask is 1 on
+    // weights, 0 on biases. The state outside the part is left as it was.
+    void update(const Sgd& s, T* theta, const T* grad, const T* mask, std::size_t m, Part part) {
         const fn::sgd_update<T> f{detail::finishing<T>(m, s.lambda), {T(s.momentum), T(s.learning_rate)}};
-        dev_->sgd_step(theta, array(0), grad, s.lambda > 0 ? mask : nullptr, n_, f);
+        const std::size_t at = part.lo;
+        dev_->sgd_step(theta + at, array(0) + at, grad + at, s.lambda > 0 ? mask + at : nullptr, part.hi - at, f);
     }
-    void update(const Adam& a, T* theta, const T* grad, const T* mask, std::size_t m) {
+    void update(const Adam& a, T* theta, const T* grad, const T* mask, std::size_t m, Part part) {
         ++steps_;
         const double t = double(steps_);
         const fn::adam_update<T> f{detail::finishing<T>(m, a.lambda),
@@ -87,7 +99,9 @@ public:
                                    T(a.learning_rate / (1 - std::pow(a.beta1, t))),
                                    T(std::sqrt(1 - std::pow(a.beta2, t))),
                                    T(a.epsilon)};
-        dev_->adam_step(theta, array(0), array(1), grad, a.lambda > 0 || a.weight_decay > 0 ? mask : nullptr, n_, f);
+        const std::size_t at = part.lo;
+        dev_->adam_step(theta + at, array(0) + at, array(1) + at, grad + at,
+                        a.lambda > 0 || a.weight_decay > 0 ? mask + at : nullptr, part.hi - at, f);
     }
 
 private:

@@ -174,7 +174,6 @@ public:
         } catch (const error& e) {
             throw error(e.what(), comm_.rank() != 0);
         }
-        const std::size_t p = net_.parameter_count();
         settings_ = opt;
         const bool full = opt.batch_size == 0 || opt.batch_size == r.shard.global_rows;
         if (overlapping()) {  // before the loop: it allocates
@@ -202,10 +201,9 @@ public:
                              " (update ", step_ + 1, " of this trainer); expected a finite cost: the learning rate (",
                              opt.learning_rate, ") may be too high, or the weights not finite");
             }
-            if (comm_.updates_weights()) optimizer_.update(opt, dev_.data(theta_), dev_.data(grad_), dev_.data(mask_), m);
+            if (comm_.updates_weights()) update(opt, m);
             lap(&StageTimes::update);
-            if (comm_.shares_weights())
-                on_host(dev_.data(theta_), p, p, [&](T* theta, bool) { comm_.share_weights(theta, p); });
+            share_updated_weights();
             lap(&StageTimes::bcast);
             ++step_;
             if (clock_.summing()) ++clock_.times.iterations;
@@ -237,7 +235,10 @@ public:
 
     // Zeros the optimizer's state and forgets its kind: the next fit, of either kind, starts it
     // afresh (Adam's t from 0). The weights and the step count stay.
-    void reset_optimizer() { optimizer_.reset(); }
+    void reset_optimizer() {
+        optimizer_.reset();
+        state_part_ = Part{0, net_.parameter_count()};
+    }
 
     // Writes everything a run needs to go on to path, atomically (pnn/train/checkpoint.hpp: the
     // format, and what a crash leaves): the net's sizes, units and element type, the weights, the
@@ -248,6 +249,7 @@ public:
     void save_checkpoint(const std::string& path) {
         const std::size_t p = net_.parameter_count();
         sync_net();
+        gather_optimizer_state();
         const std::size_t arrays = optimizer_.kind() ? optimizer_.arrays() : 1;
         std::vector<const void*> state;
         if (!optimizer_.kind()) {
@@ -299,6 +301,7 @@ public:
         std::memcpy(net_.parameters(), c.theta, c.payload_bytes);
         dev_.copy_in(dev_.data(theta_), net_.parameters(), p);
         optimizer_.start(c.header.settings.index(), c.header.optimizer_steps);
+        state_part_ = Part{0, p};
         for (std::size_t i = 0; i < c.state.size(); ++i)
             dev_.copy_in(optimizer_.array(i), reinterpret_cast<const T*>(c.state[i]), p);
         step_ = std::size_t(c.header.step);
@@ -427,6 +430,7 @@ private:
     };
 
     double sums(const Resident& r, const Batching* batch, bool with_gradient, bool everywhere, std::size_t& m) {
+        summed_ = Part{0, net_.parameter_count()};
         if (comm_.reproducible_rows() > 0) return reproducible_sums(r, batch, with_gradient, m);
         T* grad = with_gradient ? dev_.data(grad_) : nullptr;
         const std::size_t all = r.shard.global_rows;
@@ -475,10 +479,16 @@ private:
             comm_.barrier();
             lap(&StageTimes::wait);
         }
+        const std::size_t p = net_.parameter_count();
+        if constexpr (shards_here) {
+            if (grad && !everywhere) {
+                const auto [lo, hi] = comm_.reduce_gradient_part(grad, p, sum);
+                summed_ = Part{lo, hi};
+                return sum;
+            }
+        }
         if (grad)
-            on_host(grad, net_.parameter_count(), net_.parameter_count() + 1, [&](T* g, bool host_memory) {
-                comm_.reduce_gradient(g, net_.parameter_count(), sum, everywhere, host_memory);
-            });
+            on_host(grad, p, p + 1, [&](T* g, bool host_memory) { comm_.reduce_gradient(g, p, sum, everywhere, host_memory); });
         else
             comm_.sum(&sum, 1);
         return sum;
@@ -495,6 +505,44 @@ private:
         else
             return false;
     }
+    // One update from the gradient's sum over m samples, of the part the last sums() summed:
+    // the whole, or this rank's part where the communicator shards the update
+    // (PartSummingComm). The optimizer's state is then current only on that part; a whole
+    // update first gathers it.
+    template <class Opt>
+    void update(const Opt& opt, std::size_t m) {
+        if (!summed_.covers(net_.parameter_count())) {
+            if (!(state_part_ == summed_) && !state_part_.covers(net_.parameter_count()))
+                gather_optimizer_state();
+            state_part_ = summed_;
+        } else {
+            gather_optimizer_state();
+        }
+        optimizer_.update(opt, dev_.data(theta_), dev_.data(grad_), dev_.data(mask_), m, summed_);
+    }
+    // After an update, the weights on every rank: each rank's part, where the update was sharded;
+    // rank 0's, with the seed's gather + bcast; nothing to send with allreduce.
+    void share_updated_weights() {
+        const std::size_t p = net_.parameter_count();
+        if constexpr (shards_here) {
+            if (!summed_.covers(p)) return comm_.share_parts(dev_.data(theta_), p);
+        }
+        if (comm_.shares_weights()) on_host(dev_.data(theta_), p, p, [&](T* theta, bool) { comm_.share_weights(theta, p); });
+    }
+    // The optimizer's state whole on every rank, where sharded updates left each rank its part.
+    void gather_optimizer_state() {
+        const std::size_t p = net_.parameter_count();
+        if (state_part_.covers(p)) return;
+        if constexpr (shards_here) {
+            if (optimizer_.kind())
+                for (std::size_t i = 0; i < optimizer_.arrays(); ++i) comm_.share_parts(optimizer_.array(i), p);
+        }
+        state_part_ = Part{0, p};
+    }
+    // Whether sums may leave each rank only its part of the gradient (PartSummingComm), on a
+    // device whose memory is the host's.
+    static constexpr bool shards_here = D::host_memory && PartSummingComm<C, T>;
+
     static constexpr bool overlaps_here =
         OverlappingComm<C, T> && (D::host_memory || StreamOverlappingComm<C>);
 
@@ -778,6 +826,10 @@ private:
     TreeSum<D, T> tree_{dev_, 0};  // the reproducible mode's sums
     typename D::template buffer<T> theta_, grad_, mask_;
     OptimizerState<D, T> optimizer_{dev_, net_.parameter_count()};
+    // The part of the parameters the last sums() summed the gradient over (the whole, or this
+    // rank's where the update is sharded), and the part on which the optimizer's state is current.
+    Part summed_{0, net_.parameter_count()};
+    Part state_part_{0, net_.parameter_count()};
     typename D::template buffer<std::size_t> batch_index_;
     // A mini-batch's rows gathered together, for the overlapped order (made by fit when needed).
     typename D::template buffer<T> batch_x_;
