@@ -2,7 +2,7 @@
 """Issue 12's targets: a modern net on full Fashion-MNIST, pnn against PyTorch.
 
   benchmarks/modern_vs_torch.py BUILD_DIR [--rounds 5] [--epochs 10] [--data-dir DIR]
-                                [--mpi-rounds 5] [--adam-rounds 5]
+                                [--mpi-rounds 5] [--adam-rounds 5] [--parts 1,2,3]
 
 1. Accuracy and time side by side: 784-256-128-10, ReLU, softmax, AdamW (lr 1e-3, weight decay
    0.01), batch 128, float32, one thread; pnn's mnist_nn and PyTorch (peers/torch_modern.py)
@@ -11,7 +11,9 @@
    pnn's wide products go to; torch.mm), so the comparison shows where the rest goes.
 2. The same settings on 2 ranks (mnist_nn_data_parallelism, 64 rows per rank per update) against
    the no-communication limit: two Local runs of 30000 rows with batch 64, side by side (the
-   slower one). Medians of the time per update, one epoch each.
+   slower one). Medians of the time per update, one epoch each. Each round runs the 2 ranks with
+   the sharded update (the default: each rank updates its own part of the parameters) and with
+   --sharded-update off (every rank updates all of them), then the limit.
 3. Adam's fused update on 64 Mi float parameters against the bandwidth limit of its traffic
    (adam_update: θ, gradient, both moments and the mask read, θ and both moments written).
 Every ratio is taken per round, then the median (min-max) over rounds is reported.
@@ -68,7 +70,9 @@ def main():
     p.add_argument("--mpi-rounds", type=int, default=5)
     p.add_argument("--adam-rounds", type=int, default=5)
     p.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
+    p.add_argument("--parts", default="1,2,3", help="which of the three measurements to run, e.g. 2")
     a = p.parse_args()
+    parts = {int(x) for x in a.parts.split(",")}
     build = Path(a.build_dir)
     batch = 128
     per_epoch = (TRAIN + batch - 1) // batch
@@ -77,7 +81,16 @@ def main():
               "--print-every", "0"]
     mnist_nn = str(build / "examples" / "mnist_nn")
 
-    # 1. accuracy and time per epoch
+    if 1 in parts:
+        accuracy_and_time(a, mnist_nn, modern, batch, per_epoch)
+    if 2 in parts:
+        two_ranks_against_limit(a, build, mnist_nn, modern, batch, per_epoch)
+    if 3 in parts:
+        adam_against_bandwidth(a, build)
+
+
+def accuracy_and_time(a, mnist_nn, modern, batch, per_epoch):
+    """1. accuracy and time per epoch"""
     runs = {"pnn": [], "torch": []}
     for r in range(1, a.rounds + 1):
         out = subprocess.run([mnist_nn, *modern, "--train-samples", "0", "--batch-size", str(batch), "--iterations",
@@ -112,22 +125,32 @@ def main():
     print(f"| time per epoch <= 0.8x PyTorch's | {median_range(ratio)} | "
           f"{'met' if statistics.median(ratio) <= 0.8 else '**not met**'} |")
 
-    # 2. two ranks against two Local halves side by side
+
+
+def two_ranks_against_limit(a, build, mnist_nn, modern, batch, per_epoch):
+    """2. two ranks against two Local halves side by side"""
     mpi = ["mpirun", "-np", "2", "--bind-to", "core", str(build / "examples" / "mnist_nn_data_parallelism"), *modern,
            "--train-samples", "0", "--batch-size", str(batch), "--iterations", str(per_epoch)]
     half = [mnist_nn, *modern, "--train-samples", str(TRAIN // 2), "--batch-size", str(batch // 2), "--iterations",
             str(per_epoch)]
-    ratios = []
+    ratios, whole = [], []
     for r in range(a.mpi_rounds):
         two = per_update_ms(subprocess.run(mpi, check=True, capture_output=True, text=True, env=ENV).stdout)
+        off = per_update_ms(subprocess.run(mpi + ["--sharded-update", "off"], check=True, capture_output=True,
+                                           text=True, env=ENV).stdout)
         procs = [subprocess.Popen(half, stdout=subprocess.PIPE, text=True, env=ENV) for _ in range(2)]
         limit = max(per_update_ms(q.communicate()[0]) for q in procs)
         ratios.append(two / limit)
-        print(f"mpi round {r + 1}: 2 ranks {two:.3f} ms, limit {limit:.3f} ms", file=sys.stderr, flush=True)
+        whole.append(off / limit)
+        print(f"mpi round {r + 1}: 2 ranks {two:.3f} ms (sharded update), {off:.3f} ms (whole update), "
+              f"limit {limit:.3f} ms", file=sys.stderr, flush=True)
     print(f"| 2 ranks <= 1.1x the no-communication limit | {median_range(ratios)} | "
           f"{'met' if statistics.median(ratios) <= 1.1 else '**not met**'} |")
+    print(f"| (the same with --sharded-update off) | {median_range(whole)} | |")
 
-    # 3. Adam's update against its bandwidth limit
+
+def adam_against_bandwidth(a, build):
+    """3. Adam's update against its bandwidth limit"""
     ratios = []
     for r in range(a.adam_rounds):
         rows = parse(subprocess.run([str(build / "benchmarks" / "adam_update"), "--repeats", "5"], check=True,

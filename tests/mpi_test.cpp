@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <numeric>
 #include <optional>
 #include <pnn/comm/local_rank.hpp>
 #include <pnn/comm/mpi.hpp>
@@ -108,6 +109,45 @@ TEST_CASE("Mpi trains the same model as Local: placements, reductions, full batc
                 for (std::size_t l = 0; l < g.size(); ++l) CHECK(xt::allclose(g[l], gl[l], 1e-11, 1e-14));
             }
     }
+}
+
+TEST_CASE("mini-batch rows: a rank holding every row computes an even share of each batch, one holding a shard its rows") {
+    const std::size_t batch = 128, iterations = 30;
+    const pnn::Sgd opt = settings(batch);
+    REQUIRE(opt.iterations == iterations);
+    // the batches' sizes: 7 of 128 and one of the remaining 105 an epoch (1001 rows)
+    std::vector<std::size_t> sizes;
+    for (std::size_t i = 0; i < iterations; ++i) {
+        const std::size_t t = i % ((data.size() + batch - 1) / batch);
+        sizes.push_back(std::min(data.size(), (t + 1) * batch) - t * batch);
+    }
+    for (auto [placement, how] : {std::pair{pnn::Placement::automatic, "every rank"},
+                                  std::pair{pnn::Placement::automatic, "root"},
+                                  std::pair{pnn::Placement::sharded, "own rows"}})
+        for (bool overlap : {false, true}) {
+            const char* how_named = how;
+            CAPTURE(how_named);
+            CAPTURE(overlap);
+            Mpi::Options options{pnn::Reduction::allreduce, placement};
+            options.overlap = overlap;
+            options.overlap_trial = false;
+            options.bucket_bytes = 256;
+            Mpi comm(MPI_COMM_WORLD, options);
+            Trainer<Mpi> mpi(initial, comm);
+            mpi.record_stages(true);
+            mpi.fit(as_passed(placement, how, comm), opt);
+            const std::uint64_t rows = mpi.stages().rows;
+            std::uint64_t all = 0;
+            MPI_Allreduce(&rows, &all, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+            CHECK(all == std::accumulate(sizes.begin(), sizes.end(), std::uint64_t(0)));  // every row once
+            if (std::string(how) == "every rank") {
+                std::uint64_t share = 0;
+                for (std::size_t n : sizes)
+                    share += pnn::even_split(n, std::size_t(comm.size()), std::size_t(comm.rank()) + 1) -
+                             pnn::even_split(n, std::size_t(comm.size()), std::size_t(comm.rank()));
+                CHECK(rows == share);
+            }
+        }
 }
 
 TEST_CASE("the gradient's sum by parts: each rank's part summed, the parts tile it, share_parts gives every rank all") {

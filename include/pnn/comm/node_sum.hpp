@@ -15,7 +15,8 @@
 // through more buffers).
 //
 // For an update sharded over ranks (pnn::Mpi::reduce_gradient_part), the sum stops after step 2
-// with the part in the rank's own memory (sum_part: one barrier); each rank updates its part of
+// with the part in the rank's own memory (sum_part: one barrier; a rank copies in only the parts
+// the others sum, and adds its own part from where it is); each rank updates its part of
 // the weights, and share_part gives every rank every part (own part into the slot; barrier;
 // step 3).
 //
@@ -72,7 +73,7 @@ public:
     bool sum(MPI_Comm comm, T* p, std::size_t n, double& cost, Barrier&& barrier) {
         const Ranks at = ranks(comm);
         if (!reserve(comm, n * sizeof(T), at.size)) return false;
-        copy_in(at.rank, p, n, cost);
+        copy_in(at.rank, p, 0, n, cost);
         barrier();
         const std::size_t lo = part(n, at.size, at.rank), hi = part(n, at.size, at.rank + 1);
         // (slot r's own part is both a term of the sum and where it goes: add_slots keeps each
@@ -94,9 +95,13 @@ public:
     bool sum_part(MPI_Comm comm, T* p, std::size_t n, double& cost, Barrier&& barrier) {
         const Ranks at = ranks(comm);
         if (!reserve(comm, n * sizeof(T), at.size)) return false;
-        copy_in(at.rank, p, n, cost);
+        const std::size_t lo = part(n, at.size, at.rank), hi = part(n, at.size, at.rank + 1);
+        // Only the other ranks read this slot, and only their parts: the own part stays in p,
+        // where add_slots reads it as this rank's term (the same values in the same order).
+        copy_in(at.rank, p, 0, lo, cost);
+        copy_in(at.rank, p, hi, n, cost);
         barrier();
-        add_slots(at.size, part(n, at.size, at.rank), part(n, at.size, at.rank + 1), p);
+        add_slots(at.size, lo, hi, p, Own<T>{at.rank, p});
         cost = total_cost(at.size);
         parity_ ^= 1;
         return true;
@@ -138,31 +143,42 @@ private:
     }
     static void fence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
 
-    // Step 1: this rank's values and cost into its slot (then a fence: the barrier publishes them).
+    // Step 1: this rank's values [lo, hi) and cost into its slot (then a fence: the barrier
+    // publishes them).
     template <class T>
-    void copy_in(int rank, const T* p, std::size_t n, double cost) {
-        std::memcpy(values<T>(rank), p, n * sizeof(T));
+    void copy_in(int rank, const T* p, std::size_t lo, std::size_t hi, double cost) {
+        if (hi > lo) std::memcpy(values<T>(rank) + lo, p + lo, (hi - lo) * sizeof(T));
         *cost_slot(rank) = cost;
         fence();
+    }
+    // Where add_slots finds one rank's term in place of its slot (rank -1: every term in a slot).
+    template <class T>
+    struct Own {
+        int rank = -1;
+        const T* data = nullptr;
+    };
+    template <class T>
+    const T* term(int r, Own<T> own) const {
+        return r == own.rank ? own.data : values<T>(r);
     }
     // Step 2: out[i] = the sum over slots of their value i, for i in [lo, hi), in rank order
     // ((slot 0 + slot 1) + slot 2 ...), a slot at a time over a block (loops that vectorise),
     // the block's sum kept aside until it is whole, so out may be a slot's own values.
     template <class T>
-    void add_slots(int size, std::size_t lo, std::size_t hi, T* out) const {
+    void add_slots(int size, std::size_t lo, std::size_t hi, T* out, Own<T> own = {}) const {
         constexpr std::size_t block = 512;
         T sum[block];
         for (std::size_t at = lo; at < hi; at += block) {
             const std::size_t len = std::min(block, hi - at);
-            const T* first = values<T>(0) + at;
+            const T* first = term(0, own) + at;
             if (size == 1) {
-                std::memcpy(out + at, first, len * sizeof(T));
+                if (first != out + at) std::memcpy(out + at, first, len * sizeof(T));
                 continue;
             }
-            const T* second = values<T>(1) + at;
+            const T* second = term(1, own) + at;
             for (std::size_t i = 0; i < len; ++i) sum[i] = first[i] + second[i];
             for (int r = 2; r < size; ++r) {
-                const T* next = values<T>(r) + at;
+                const T* next = term(r, own) + at;
                 for (std::size_t i = 0; i < len; ++i) sum[i] += next[i];
             }
             std::memcpy(out + at, sum, len * sizeof(T));

@@ -32,23 +32,30 @@ struct StageTimes {
     double overlapped = 0; // with overlap: time the gradient's sums ran beside backprop, hidden
                            // (part of backprop's time, not added to the total)
     double update = 0;     // finishing the gradient (1/m, L2) and the momentum step
-    double bcast = 0;      // sending updated weights from rank 0 (the gather + bcast strategy)
+    double bcast = 0;      // sending updated weights: from rank 0 (the gather + bcast strategy), or
+                           // each rank's part to the others (the sharded update)
     double total = 0;      // wall time of fit, start to end
     std::size_t iterations = 0;
+    std::size_t rows = 0;  // samples this rank computed (forward and backprop), over the iterations
 
-    // One line per stage, in milliseconds per iteration and share of the total.
+    // One line per stage, in milliseconds per iteration and share of the total; then the rows.
     std::string table() const {
         std::string out;
         const double per = iterations ? 1e3 / double(iterations) : 0;
         const struct {
             const char* name;
             double seconds;
-        } rows[] = {{"scatter", scatter}, {"forward", forward},  {"backprop", backprop}, {"wait", wait}, {"reduction", reduction},
+        } stages[] = {{"scatter", scatter}, {"forward", forward},  {"backprop", backprop}, {"wait", wait}, {"reduction", reduction},
                     {"update", update},   {"bcast", bcast},      {"total", total}};
-        for (const auto& r : rows) {
+        for (const auto& r : stages) {
             char line[96];
             std::snprintf(line, sizeof line, "  %-10s %9.3f ms/iteration %6.1f%%\n", r.name, r.seconds * per,
                           total > 0 ? 100 * r.seconds / total : 0.0);
+            out += line;
+        }
+        if (iterations > 0) {
+            char line[128];
+            std::snprintf(line, sizeof line, "  %-10s %9.1f per iteration on this rank\n", "rows", double(rows) / double(iterations));
             out += line;
         }
         if (overlapped > 0) {

@@ -177,7 +177,8 @@ public:
         settings_ = opt;
         const bool full = opt.batch_size == 0 || opt.batch_size == r.shard.global_rows;
         if (overlapping()) {  // before the loop: it allocates
-            const std::size_t rows = full ? r.shard.rows() : std::min(opt.batch_size, r.shard.rows());
+            // (a rank's rows of a mini-batch: at most the batch, wherever they come from)
+            const std::size_t rows = full ? r.shard.rows() : opt.batch_size;
             bp_.prepare_overlap(rows, bucket_elements());
             if (!full) make_batch_room(rows, r.x.view().cols);
         }
@@ -332,7 +333,8 @@ public:
 
 private:
     // This rank's rows of a dataset, checked and uploaded to the device (for Cpu: views).
-    // In the reproducible mode, every row too when the rank holds them (for mini-batches).
+    // Every row too when the rank holds them, where mini-batches use them: in the reproducible
+    // mode, and where they cost no copy (host memory; see mini_batch_rows).
     struct Resident {
         Shard<T> shard;
         decltype(std::declval<D&>().upload(MatrixRef<const T>{})) x, whole_x;
@@ -343,7 +345,7 @@ private:
         Shard<T> s = shard(data);
         auto x = dev_.upload(s.x);
         auto y = dev_.upload(MatrixRef<const int>{s.y, s.rows(), 1});
-        const bool whole = comm_.reproducible_rows() > 0 && s.whole_y;
+        const bool whole = (comm_.reproducible_rows() > 0 || D::host_memory) && s.whole_y;
         auto wx = dev_.upload(whole ? s.whole_x : MatrixRef<const T>{});
         auto wy = dev_.upload(MatrixRef<const int>{whole ? s.whole_y : nullptr, whole ? s.global_rows : 0, 1});
         lap(&StageTimes::scatter);
@@ -446,11 +448,10 @@ private:
     // trial steps found that faster here (pnn/train/overlap_choice.hpp), or one of the trials.
     double chosen_order_sums(const Resident& r, const Batching* batch, std::size_t lo, std::size_t hi, T* grad,
                              bool everywhere) {
-        const MatrixRef<const T> x = r.x.view();
-        const int* y = r.y.view().data;
         auto overlapped = [&] {
-            return batch ? overlapped_sums(gather_batch(r.shard, x, y, lo, hi), dev_.data(batch_y_), grad)
-                         : overlapped_sums(x, y, grad);
+            if (!batch) return overlapped_sums(r.x.view(), r.y.view().data, grad);
+            const MiniBatchRows b = mini_batch_rows(r, lo, hi);
+            return overlapped_sums(gather_batch(b.rows, b.rows.x, b.rows.y, b.lo, b.hi), dev_.data(batch_y_), grad);
         };
         // On a device stream (pnn::Nccl) the host cannot time a step's reduction without waiting
         // for it, and the sums run beside the kernels at little cost: always overlap there.
@@ -466,14 +467,13 @@ private:
     // sums() in the blocked order: this rank's sums over its rows of the step's batch (order
     // positions [lo, hi) of a mini-batch, or every row), then one reduction over ranks.
     double blocked_sums(const Resident& r, const Batching* batch, std::size_t lo, std::size_t hi, T* grad, bool everywhere) {
-        const MatrixRef<const T> x = r.x.view();
-        const int* y = r.y.view().data;
         double sum;
         if (batch) {
             if (grad) dev_.fill(grad, net_.parameter_count(), T(0));
-            sum = local_rows(r.shard, x, y, lo, hi, grad);
+            const MiniBatchRows b = mini_batch_rows(r, lo, hi);
+            sum = local_rows(b.rows, b.rows.x, b.rows.y, b.lo, b.hi, grad);
         } else {
-            sum = full_batch(x, y, grad);
+            sum = full_batch(r.x.view(), r.y.view().data, grad);
         }
         if (clock_.recording()) {  // time the wait for the slowest rank apart from the reduction itself
             comm_.barrier();
@@ -592,6 +592,7 @@ private:
                 }
             } buckets{comm_, clock_, grad, p, bucket, overlapped_cost_};
             overlapped_cost_ = 0;
+            if (clock_.summing()) clock_.times.rows += x.rows;
             dev_.fill(grad, p, T(0));
             const double local_cost = bp_.accumulate_overlapped(dev_.data(theta_), x, y, grad, bucket, buckets);
             if (clock_.summing()) {  // from the first sum's start to backprop's end, or to when all were done
@@ -615,6 +616,7 @@ private:
     // more time launching its dozens of kernels than running them). Not while stages are timed:
     // timing a stage waits for the device in between.
     double full_batch(MatrixRef<const T> x, const int* y, T* grad) {
+        if (clock_.summing()) clock_.times.rows += x.rows;
         auto step = [&] {
             if (grad) dev_.fill(grad, net_.parameter_count(), T(0));
             bp_.queue(dev_.data(theta_), x, y, grad);
@@ -681,6 +683,7 @@ private:
             tree_.reset((m + R - 1) / R, p);
             for (std::size_t lo = 0; lo < s.rows(); lo += R) {
                 T* g = leaf();
+                if (clock_.summing()) clock_.times.rows += std::min(R, s.rows() - lo);
                 const double cost = bp_.accumulate(dev_.data(theta_), x.rows_from(lo, std::min(R, s.rows() - lo)), y + lo, g);
                 tree_.push((s.offset + lo) / R, cost);
             }
@@ -727,12 +730,33 @@ private:
         return {t * b, std::min(all, t * b + b)};
     }
 
+    // Where this rank finds its rows of the mini-batch at order positions [lo, hi): where it
+    // holds every row at no cost (host memory), an even share of the positions, so that every
+    // rank computes as many rows (within one) and none waits for another at the sum; else its
+    // shard, of whose rows it computes those the batch draws (a share that varies from step to
+    // step: of 128 rows drawn at random over 2 ranks, the busier rank computes 68 on average).
+    // The batch is the same either way, so the model is too.
+    struct MiniBatchRows {
+        Shard<T> rows;
+        std::size_t lo, hi;  // order positions whose rows, those rows holds, are this rank's
+    };
+    MiniBatchRows mini_batch_rows(const Resident& r, std::size_t lo, std::size_t hi) const {
+        if (!D::host_memory || !r.shard.whole_y) return {r.shard, lo, hi};
+        Shard<T> every = r.shard;
+        every.x = r.whole_x.view();
+        every.y = r.whole_y.view().data;
+        every.offset = 0;
+        const std::size_t n = hi - lo, ranks = std::size_t(comm_.size()), me = std::size_t(comm_.rank());
+        return {every, lo + even_split(n, ranks, me), lo + even_split(n, ranks, me + 1)};
+    }
+
     // Adds the sums over the samples at order positions [lo, hi) that this rank holds (the
     // gradient's into grad when not null); returns the cost's. Rows go to the device one block
     // at a time, in the batch's order.
     double local_rows(const Shard<T>& s, MatrixRef<const T> x, const int* y, std::size_t lo, std::size_t hi, T* grad) {
         double sum = 0;
         for_local_blocks(s, lo, hi, [&](const std::size_t* index, std::size_t count) {
+            if (clock_.summing()) clock_.times.rows += count;
             sum += bp_.accumulate_rows(dev_.data(theta_), x, y, index, count, grad);
         });
         return sum;
