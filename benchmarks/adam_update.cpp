@@ -30,9 +30,15 @@ __attribute__((noinline)) void limit_pass(T* theta, T* m, T* v, const T* g, cons
 
 template <class T>
 int run(std::size_t n, int repeats) {
-    std::vector<T> theta(n, T(0.5)), m(n, T(0)), v(n, T(0)), g(n, T(0.01)), mask(n, T(1));
-    for (std::size_t i = 0; i < n; i += 17) mask[i] = 0;
     const pnn::Cpu cpu;
+    // pnn's own buffers (cache-line aligned, as the Trainer's are)
+    auto filled = [&](T value) {
+        auto b = cpu.make_buffer<T>(n);
+        std::fill(b.begin(), b.end(), value);
+        return b;
+    };
+    auto theta = filled(T(0.5)), m = filled(T(0)), v = filled(T(0)), g = filled(T(0.01)), mask = filled(T(1));
+    for (std::size_t i = 0; i < n; i += 17) mask[i] = 0;
     const pnn::fn::adam_update<T> f{{T(1.0 / 128), T(1e-4 / 128)}, T(1e-3 * 0.01), T(0.9), T(0.999), T(0.1), T(0.001),
                                     T(1e-3 / 0.1), T(0.0316), T(1e-8)};
     std::vector<double> adam, limit;

@@ -15,6 +15,7 @@
 #include <vector>
 #include <xtensor/xtensor.hpp>
 
+#include "pnn/device/cache_aligned.hpp"
 #include "pnn/device/cpu_gemm.hpp"
 #include "pnn/device/device.hpp"
 #include "pnn/error.hpp"
@@ -35,8 +36,9 @@ struct Cpu {
     // 1 MiB-L2 machine (benchmarks/RESULTS.md).
     std::size_t block_bytes = 256 * 1024;
 
+    // (on whole cache lines: pnn/device/cache_aligned.hpp says why)
     template <class T>
-    using buffer = xt::xtensor<T, 1>;
+    using buffer = xt::xtensor<T, 1, xt::layout_type::row_major, detail::cache_aligned_allocator<T>>;
 
     // Buffers live in host memory: a communicator reads and writes them in place.
     static constexpr bool host_memory = true;

@@ -734,7 +734,7 @@ private:
     // holds every row at no cost (host memory), an even share of the positions, so that every
     // rank computes as many rows (within one) and none waits for another at the sum; else its
     // shard, of whose rows it computes those the batch draws (a share that varies from step to
-    // step: of 128 rows drawn at random over 2 ranks, the busier rank computes 68 on average).
+    // step: of 128 rows drawn at random over 2 ranks, the busier rank computes 68.5 on average).
     // The batch is the same either way, so the model is too.
     struct MiniBatchRows {
         Shard<T> rows;
