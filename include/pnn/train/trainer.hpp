@@ -691,10 +691,7 @@ private:
             if (!s.whole_y)
                 detail::fail("reproducible mode: mini-batches need the whole dataset on every rank, found rows [",
                              s.offset, ", ", s.offset + s.rows(), ") of ", s.global_rows);
-            Shard<T> all = s;  // every row, as this rank holds them
-            all.x = r.whole_x.view();
-            all.y = r.whole_y.view().data;
-            all.offset = 0;
+            const Shard<T> all = every_row(r);
             const auto [lo, hi] = batch_positions(s.global_rows, *batch);
             m = hi - lo;
             const std::size_t blocks = (m + R - 1) / R, ranks = std::size_t(comm_.size()),
@@ -738,16 +735,20 @@ private:
     // The batch is the same either way, so the model is too.
     struct MiniBatchRows {
         Shard<T> rows;
-        std::size_t lo, hi;  // order positions whose rows, those rows holds, are this rank's
+        std::size_t lo, hi;  // the order positions whose rows (those `rows` holds) this rank computes
     };
     MiniBatchRows mini_batch_rows(const Resident& r, std::size_t lo, std::size_t hi) const {
         if (!D::host_memory || !r.shard.whole_y) return {r.shard, lo, hi};
-        Shard<T> every = r.shard;
-        every.x = r.whole_x.view();
-        every.y = r.whole_y.view().data;
-        every.offset = 0;
         const std::size_t n = hi - lo, ranks = std::size_t(comm_.size()), me = std::size_t(comm_.rank());
-        return {every, lo + even_split(n, ranks, me), lo + even_split(n, ranks, me + 1)};
+        return {every_row(r), lo + even_split(n, ranks, me), lo + even_split(n, ranks, me + 1)};
+    }
+    // Every row of the dataset, as the device holds them (where resident() uploaded them).
+    static Shard<T> every_row(const Resident& r) {
+        Shard<T> all = r.shard;
+        all.x = r.whole_x.view();
+        all.y = r.whole_y.view().data;
+        all.offset = 0;
+        return all;
     }
 
     // Adds the sums over the samples at order positions [lo, hi) that this rank holds (the
