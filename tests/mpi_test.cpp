@@ -164,7 +164,8 @@ TEST_CASE("the gradient's sum by parts: each rank's part summed, the parts tile 
             std::vector<double> g(n + 1);
             for (std::size_t i = 0; i < n; ++i) g[i] = value(i, rank);
             double cost = rank + 1;
-            const auto [lo, hi] = comm.reduce_gradient_part(g.data(), n, cost);
+            const auto part = comm.reduce_gradient_part(g.data(), n, cost);
+            const auto [lo, hi] = part.value_or(std::pair<std::size_t, std::size_t>{0, n});
             CHECK(cost == size * (size + 1) / 2.0);
             for (std::size_t i = lo; i < hi; ++i) {
                 double sum = 0;
@@ -174,6 +175,7 @@ TEST_CASE("the gradient's sum by parts: each rank's part summed, the parts tile 
             // sharded where the sum goes through this node's memory; else the whole sum
             const bool sharded = comm.sums_through_node_memory();
             CHECK(sharded == (node_sum && size > 1 && one_host() && ::access("/dev/shm", W_OK) == 0));
+            CHECK(part.has_value() == sharded);  // on every rank, whatever its part
             std::vector<unsigned long long> parts(2 * std::size_t(size)), mine{lo, hi};
             MPI_Allgather(mine.data(), 2, MPI_UNSIGNED_LONG_LONG, parts.data(), 2, MPI_UNSIGNED_LONG_LONG, MPI_COMM_WORLD);
             if (sharded) {
@@ -238,6 +240,19 @@ TEST_CASE("a sharded update: each rank updates its part, with the bits and check
             CHECK(test::relative_difference(c.net(), local.net()) <= 1e-12);
             for (std::size_t i = 0; i < history.size(); ++i) CHECK(history[i] == doctest::Approx(local_history[i]).epsilon(1e-12));
         }
+    // A net of fewer parameters than one part's block (22 < 64): one rank's part is all of
+    // them and the others' empty, and every rank still shares its part (a rank whose part is
+    // everything, taking its step for a whole one, once left the others waiting in the share).
+    const pnn::Mlp<double> tiny({2, 4, 2}, 3);
+    const auto xor_data = test::blobs<double>(40, 2, 2, 5);
+    Trainer<pnn::Local> local(tiny);
+    Trainer<Mpi> small(tiny, Mpi(MPI_COMM_WORLD));
+    const auto small_history = small.fit(xor_data, settings(0));
+    const auto local_history = local.fit(xor_data, settings(0));
+    CHECK(test::relative_difference(small.net(), local.net()) <= 1e-12);
+    for (std::size_t i = 0; i < small_history.size(); ++i)
+        CHECK(small_history[i] == doctest::Approx(local_history[i]).epsilon(1e-12));
+    CHECK(small.cost(xor_data) == doctest::Approx(local.cost(xor_data)).epsilon(1e-12));
     MPI_Barrier(MPI_COMM_WORLD);
     if (world_rank() == 0) {
         std::remove((name + "/a.ckpt").c_str());

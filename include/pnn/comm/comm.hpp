@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -141,16 +142,18 @@ concept OverlappingComm = Comm<C> && requires(const C c, T* p, double* d, std::s
 // Optional: a communicator that can shard the update over ranks (pnn::Mpi on one node), the
 // gradient and weights in host memory:
 //   reduce_gradient_part(p, n, c)   as reduce_gradient(p, n, c, false), but the sum may land
-//                                   only on this rank's part [lo, hi) of p, which it returns
-//                                   ({0, n}: the whole sum, as reduce_gradient); the parts of n
-//                                   are the same on every call
+//                                   only on this rank's part [lo, hi) of p: returns that part, or
+//                                   nothing where it summed the whole (as reduce_gradient); the
+//                                   same answer on every rank (a part may be empty, or all of p,
+//                                   on one rank while others have parts), and the parts of n the
+//                                   same on every call
 //   share_parts(p, n)               every rank's part of p[0, n) on every rank
 // The Trainer then updates only the part, of the weights and of the optimizer's state, and
 // shares the weights' parts; the state's parts are shared only when it is needed whole (a
 // checkpoint, or a step that summed the whole gradient).
 template <class C, class T>
 concept PartSummingComm = Comm<C> && requires(const C c, T* p, std::size_t n, double& cost) {
-    { c.reduce_gradient_part(p, n, cost) } -> std::same_as<std::pair<std::size_t, std::size_t>>;
+    { c.reduce_gradient_part(p, n, cost) } -> std::same_as<std::optional<std::pair<std::size_t, std::size_t>>>;
     c.share_parts(p, n);
 };
 

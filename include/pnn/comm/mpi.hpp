@@ -18,6 +18,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -413,17 +414,18 @@ public:
 
     // An update sharded over ranks (pnn/comm/comm.hpp, PartSummingComm): as reduce_gradient(p,
     // n, cost, false), but where the ranks share one node's memory (and MpiOptions::sharded_update)
-    // only this rank's part of the sum lands in p, [lo, hi) returned; elsewhere the whole sum,
-    // {0, n}. The parts are the node sum's (pnn/comm/node_sum.hpp), the same on every call for n.
+    // only this rank's part of the sum lands in p, [lo, hi) returned; elsewhere the whole sum, and
+    // nothing returned (on every rank alike). The parts are the node sum's (pnn/comm/node_sum.hpp),
+    // the same on every call for n; a small n leaves some ranks an empty part and one all of it.
     template <class T>
-    std::pair<std::size_t, std::size_t> reduce_gradient_part(T* p, std::size_t n, double& cost) const {
+    std::optional<std::pair<std::size_t, std::size_t>> reduce_gradient_part(T* p, std::size_t n, double& cost) const {
         if (shards_update()) {
             Watchdog::Watch watch(*handle_->watchdog, "the gradient's reduction (MPI_Barrier of the sum through shared memory)");
             if (handle_->node.sum_part(handle_->comm, p, n, cost, [&] { barrier_unwatched(); }))
                 return part_of(n);
         }
         reduce_gradient(p, n, cost, false);
-        return {0, n};
+        return std::nullopt;
     }
     // Every rank's part of p[0, n) (part r as reduce_gradient_part gave it on rank r) on every
     // rank: after a sharded update, the weights; before a checkpoint, the optimizer's state.

@@ -31,10 +31,12 @@ inline std::size_t state_arrays(const Optimizer& o) { return std::holds_alternat
 // The elements [lo, hi) of the parameters that one update covers: all of them, or this rank's
 // part where the update is sharded over ranks (pnn/comm/comm.hpp, PartSummingComm). The update
 // rules are elementwise, and each element goes through the same formula wherever a part starts
-// (pnn/simd/apply.hpp), so the parts' results are the whole update's bits.
+// (pnn/simd/apply.hpp), so the parts' results are the whole update's bits. `sharded` says which,
+// the same on every rank: a rank's part may be empty, or all of the parameters, while the
+// others' are not, and every rank must then share its part all the same.
 struct Part {
     std::size_t lo = 0, hi = 0;
-    bool covers(std::size_t n) const { return lo == 0 && hi == n; }
+    bool sharded = false;
     bool operator==(const Part&) const = default;
 };
 

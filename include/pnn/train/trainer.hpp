@@ -482,8 +482,8 @@ private:
         const std::size_t p = net_.parameter_count();
         if constexpr (shards_here) {
             if (grad && !everywhere) {
-                const auto [lo, hi] = comm_.reduce_gradient_part(grad, p, sum);
-                summed_ = Part{lo, hi};
+                if (const auto part = comm_.reduce_gradient_part(grad, p, sum))
+                    summed_ = Part{part->first, part->second, /*sharded=*/true};
                 return sum;
             }
         }
@@ -511,13 +511,9 @@ private:
     // update first gathers it.
     template <class Opt>
     void update(const Opt& opt, std::size_t m) {
-        if (!summed_.covers(net_.parameter_count())) {
-            if (!(state_part_ == summed_) && !state_part_.covers(net_.parameter_count()))
-                gather_optimizer_state();
-            state_part_ = summed_;
-        } else {
-            gather_optimizer_state();
-        }
+        // (a rank's part is the same on every sharded step: n fixes it)
+        if (summed_.sharded) state_part_ = summed_;
+        else gather_optimizer_state();
         optimizer_.update(opt, dev_.data(theta_), dev_.data(grad_), dev_.data(mask_), m, summed_);
     }
     // After an update, the weights on every rank: each rank's part, where the update was sharded;
@@ -525,14 +521,14 @@ private:
     void share_updated_weights() {
         const std::size_t p = net_.parameter_count();
         if constexpr (shards_here) {
-            if (!summed_.covers(p)) return comm_.share_parts(dev_.data(theta_), p);
+            if (summed_.sharded) return comm_.share_parts(dev_.data(theta_), p);
         }
         if (comm_.shares_weights()) on_host(dev_.data(theta_), p, p, [&](T* theta, bool) { comm_.share_weights(theta, p); });
     }
     // The optimizer's state whole on every rank, where sharded updates left each rank its part.
     void gather_optimizer_state() {
         const std::size_t p = net_.parameter_count();
-        if (state_part_.covers(p)) return;
+        if (!state_part_.sharded) return;
         if constexpr (shards_here) {
             if (optimizer_.kind())
                 for (std::size_t i = 0; i < optimizer_.arrays(); ++i) comm_.share_parts(optimizer_.array(i), p);
