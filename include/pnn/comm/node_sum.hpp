@@ -98,7 +98,7 @@ public:
         const std::size_t lo = part(n, at.size, at.rank), hi = part(n, at.size, at.rank + 1);
         // Only the other ranks read this slot, and only their parts: the own part stays in p,
         // where add_slots reads it as this rank's term (the same values in the same order).
-        copy_in(at.rank, p, 0, lo, cost);
+        copy_values_in(at.rank, p, 0, lo);
         copy_in(at.rank, p, hi, n, cost);
         barrier();
         add_slots(at.size, lo, hi, p, Own<T>{at.rank, p});
@@ -115,7 +115,7 @@ public:
         const Ranks at = ranks(comm);
         if (!reserve(comm, n * sizeof(T), at.size)) return false;
         const std::size_t lo = part(n, at.size, at.rank), hi = part(n, at.size, at.rank + 1);
-        if (hi > lo) std::memcpy(values<T>(at.rank) + lo, p + lo, (hi - lo) * sizeof(T));
+        copy_values_in(at.rank, p, lo, hi);
         fence();
         barrier();
         copy_parts_out(at.size, p, n);
@@ -147,9 +147,13 @@ private:
     // publishes them).
     template <class T>
     void copy_in(int rank, const T* p, std::size_t lo, std::size_t hi, double cost) {
-        if (hi > lo) std::memcpy(values<T>(rank) + lo, p + lo, (hi - lo) * sizeof(T));
+        copy_values_in(rank, p, lo, hi);
         *cost_slot(rank) = cost;
         fence();
+    }
+    template <class T>
+    void copy_values_in(int rank, const T* p, std::size_t lo, std::size_t hi) {
+        if (hi > lo) std::memcpy(values<T>(rank) + lo, p + lo, (hi - lo) * sizeof(T));
     }
     // Where add_slots finds one rank's term in place of its slot (rank -1: every term in a slot).
     template <class T>

@@ -37,7 +37,6 @@ inline std::size_t state_arrays(const Optimizer& o) { return std::holds_alternat
 struct Part {
     std::size_t lo = 0, hi = 0;
     bool sharded = false;
-    bool operator==(const Part&) const = default;
 };
 
 template <class D, class T>

@@ -238,7 +238,7 @@ public:
     // afresh (Adam's t from 0). The weights and the step count stay.
     void reset_optimizer() {
         optimizer_.reset();
-        state_part_ = Part{0, net_.parameter_count()};
+        state_sharded_ = false;
     }
 
     // Writes everything a run needs to go on to path, atomically (pnn/train/checkpoint.hpp: the
@@ -302,7 +302,7 @@ public:
         std::memcpy(net_.parameters(), c.theta, c.payload_bytes);
         dev_.copy_in(dev_.data(theta_), net_.parameters(), p);
         optimizer_.start(c.header.settings.index(), c.header.optimizer_steps);
-        state_part_ = Part{0, p};
+        state_sharded_ = false;
         for (std::size_t i = 0; i < c.state.size(); ++i)
             dev_.copy_in(optimizer_.array(i), reinterpret_cast<const T*>(c.state[i]), p);
         step_ = std::size_t(c.header.step);
@@ -512,7 +512,7 @@ private:
     template <class Opt>
     void update(const Opt& opt, std::size_t m) {
         // (a rank's part is the same on every sharded step: n fixes it)
-        if (summed_.sharded) state_part_ = summed_;
+        if (summed_.sharded) state_sharded_ = true;
         else gather_optimizer_state();
         optimizer_.update(opt, dev_.data(theta_), dev_.data(grad_), dev_.data(mask_), m, summed_);
     }
@@ -528,12 +528,12 @@ private:
     // The optimizer's state whole on every rank, where sharded updates left each rank its part.
     void gather_optimizer_state() {
         const std::size_t p = net_.parameter_count();
-        if (!state_part_.sharded) return;
+        if (!state_sharded_) return;
         if constexpr (shards_here) {
             if (optimizer_.kind())
                 for (std::size_t i = 0; i < optimizer_.arrays(); ++i) comm_.share_parts(optimizer_.array(i), p);
         }
-        state_part_ = Part{0, p};
+        state_sharded_ = false;
     }
     // Whether sums may leave each rank only its part of the gradient (PartSummingComm), on a
     // device whose memory is the host's.
@@ -848,9 +848,10 @@ private:
     typename D::template buffer<T> theta_, grad_, mask_;
     OptimizerState<D, T> optimizer_{dev_, net_.parameter_count()};
     // The part of the parameters the last sums() summed the gradient over (the whole, or this
-    // rank's where the update is sharded), and the part on which the optimizer's state is current.
+    // rank's where the update is sharded), and whether the optimizer's state is current only on
+    // that part (after sharded updates; gather_optimizer_state makes it whole again).
     Part summed_{0, net_.parameter_count()};
-    Part state_part_{0, net_.parameter_count()};
+    bool state_sharded_ = false;
     typename D::template buffer<std::size_t> batch_index_;
     // A mini-batch's rows gathered together, for the overlapped order (made by fit when needed).
     typename D::template buffer<T> batch_x_;
