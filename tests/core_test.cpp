@@ -477,18 +477,68 @@ void check_gemm(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, s
     CHECK(c[0] == c0[0]);
     for (std::size_t i = 0; i < m; ++i)
         for (std::size_t j = n; j < n + pad; ++j) CHECK(c[1 + i * (n + pad) + j] == c0[1 + i * (n + pad) + j]);
+    if (!ta && tb) {
+        // B as a pass's packed weights: the same kernel on the same values, so the same bits
+        std::vector<T> cp = c0;
+        pnn::Cpu cpu;
+        pnn::Cpu::packed_weights<T> packed;
+        cpu.pack_weights(packed, mb);
+        cpu.gemm(T(0.75), ma, packed, beta, pnn::MatrixRef<T>{cp.data() + 1, m, n, n + pad});
+        CHECK(cp == c);
+    }
+}
+
+TEST_CASE_TEMPLATE("packed weights follow their values and the level in use", T, float, double) {
+    // the seed's first layer: 25 units of 400 inputs, against 13 rows
+    const std::size_t m = 13, n = 25, k = 400;
+    std::mt19937_64 rng(7);
+    std::uniform_real_distribution<double> u(-1, 1);
+    std::vector<T> a(m * k), w(n * k), c(m * n), expect(m * n);
+    for (auto* v : {&a, &w})
+        for (T& x : *v) x = T(u(rng));
+    const pnn::MatrixRef<const T> ma{a.data(), m, k}, mw{w.data(), n, k};
+    const pnn::MatrixRef<T> mc{c.data(), m, n}, me{expect.data(), m, n};
+    pnn::Cpu cpu;
+    pnn::Cpu::packed_weights<T> packed;
+    const pnn::CpuKernels first = pnn::simd::active();
+    for (pnn::CpuKernels level : pnn::cpu_kernel_levels()) {
+        CAPTURE(pnn::name_of(level));
+        pnn::use_cpu_kernels(level);
+        cpu.pack_weights(packed, mw);
+        cpu.gemm(T(1), ma, packed, T(0), mc);
+        cpu.gemm(false, true, T(1), ma, mw, T(0), me);
+        CHECK(c == expect);
+        // new values, packed again: the product follows them
+        for (T& x : w) x = -x;
+        cpu.pack_weights(packed, mw);
+        cpu.gemm(T(1), ma, packed, T(0), mc);
+        cpu.gemm(false, true, T(1), ma, mw, T(0), me);
+        CHECK(c == expect);
+        // packed at one level, multiplied at another: still the product of the level in use
+        for (pnn::CpuKernels other : pnn::cpu_kernel_levels()) {
+            pnn::use_cpu_kernels(level);
+            cpu.pack_weights(packed, mw);
+            pnn::use_cpu_kernels(other);
+            cpu.gemm(T(1), ma, packed, T(0), mc);
+            cpu.gemm(false, true, T(1), ma, mw, T(0), me);
+            CHECK(c == expect);
+        }
+    }
+    pnn::use_cpu_kernels(first);
 }
 
 TEST_CASE_TEMPLATE("Cpu::gemm equals a naive product on every path (pnn's kernels and BLAS)", T, float, double) {
     for (std::size_t pad : {0, 3})
         for (T beta : {T(0), T(1), T(-0.5)}) {
             // narrow outputs with long reductions: pnn's kernels, every tile remainder
-            // (rows: every remainder of the 5- and 2-row tiles; reductions with and without a
-            // tail after the last whole vector)
-            for (std::size_t m : {1, 2, 3, 4, 6, 7, 50})
-                for (std::size_t n : {1, 2, 3, 4, 5, 25, 64})
+            // (rows: every remainder of the dot form's 5-row and the broadcast form's 6-row
+            // tiles; columns: whole and partial vectors and pairs of them at every width;
+            // reductions with and without a tail after the last whole vector)
+            for (std::size_t m : {1, 2, 3, 4, 5, 6, 7, 11, 50})
+                for (std::size_t n : {1, 2, 3, 4, 5, 9, 12, 25, 64})
                     for (std::size_t k : {400, 403}) check_gemm<T>(false, true, m, n, k, pad, beta);
-            for (std::size_t m : {1, 7, 8, 9, 25, 64})
+            // (rows of C: every remainder of the 8- and 6-row tiles)
+            for (std::size_t m : {1, 5, 6, 7, 8, 9, 11, 25, 64})
                 for (std::size_t n : {16, 17, 33, 64, 401}) check_gemm<T>(true, false, m, n, 37, pad, beta);
             // shapes that go to BLAS
             check_gemm<T>(false, false, 30, 25, 10, pad, beta);

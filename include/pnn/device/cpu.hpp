@@ -127,7 +127,7 @@ struct Cpu {
         // with room to spare.
         constexpr std::size_t w = 64 / sizeof(T);
         // A B^T with few columns of C and a long reduction: the forward product of a layer.
-        if (!trans_a && trans_b && c.cols <= narrow && a.cols >= 4 * w) {
+        if (!trans_a && trans_b && nt_kernel_takes<T>(b)) {
             T* s = scratch<T>(detail::gemm_nt_scratch<T>(b.rows, b.cols));
             return simd::dispatch([&](auto width) {
                 detail::gemm_nt<typename decltype(width)::template vec<T>>(alpha, a, b, beta, c, s);
@@ -149,6 +149,40 @@ struct Cpu {
         else
             cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, alpha, a.data, int(a.ld), b.data, int(b.ld), beta,
                         c.data, int(c.ld));
+    }
+
+    // The weights W of a pass's forward products, α A W^T + β C for every block of rows A, in
+    // the form the level's product kernel reads: where that is W^T (cpu_gemm.hpp's broadcast
+    // form: AVX2, SSE2), packed once per pass rather than once per block (a seventh of the
+    // seed's forward product on a Zen 3). pack_weights must follow every change of W's values.
+    template <class T>
+    struct packed_weights {
+        MatrixRef<const T> w;
+        std::vector<T, detail::cache_aligned_allocator<T>> wt;  // W^T in pack_bt's panels
+        int level = -1;                                         // the level wt is for; -1: none
+    };
+    template <class T>
+    void pack_weights(packed_weights<T>& p, MatrixRef<const T> w) const {
+        p.w = w;
+        p.level = -1;
+        if (!nt_kernel_takes<T>(w)) return;
+        simd::dispatch([&](auto width) {
+            using V = typename decltype(width)::template vec<T>;
+            if constexpr (detail::nt_reads_packed_bt<V>) {
+                p.wt.resize(detail::packed_bt_size<T>(w.rows, w.cols));  // (once: the shape is the layer's)
+                detail::pack_bt<V>(w, p.wt.data());
+                p.level = int(simd::active());
+            }
+        });
+    }
+    // α A W^T + β C, W as packed.
+    template <class T>
+    void gemm(T alpha, MatrixRef<const T> a, const packed_weights<T>& w, T beta, MatrixRef<T> c) const {
+        if (w.level < 0 || w.level != int(simd::active())) return gemm(false, true, alpha, a, w.w, beta, c);
+        simd::dispatch([&](auto width) {
+            using V = typename decltype(width)::template vec<T>;
+            if constexpr (detail::nt_reads_packed_bt<V>) detail::gemm_nt_packed<V>(alpha, a, w.wt.data(), beta, c);
+        });
     }
 
     // Row 0 gets the (strided) bias, the others a copy of row 0.
@@ -280,6 +314,13 @@ struct Cpu {
     }
 
 private:
+    // Whether pnn's kernel computes A W^T (W: n_out x n_in weights), rather than BLAS.
+    template <class T>
+    bool nt_kernel_takes(MatrixRef<const T> w) const {
+        constexpr std::size_t lanes = 64 / sizeof(T);
+        return w.rows <= narrow && w.cols >= 4 * lanes;
+    }
+
     // Aligned working memory for the kernels: grows to the largest request, then is reused, so
     // that no product allocates inside the training loop.
     mutable std::vector<std::byte> scratch_;

@@ -3,16 +3,20 @@
 // than computing (benchmarks/RESULTS.md has the measurement). Written once over the vector type
 // V (pnn/simd/vec.hpp); pnn::Cpu runs them through simd::dispatch at the CPU's level.
 //
-// Both read their operands in place (no packing) and accumulate in registers:
-//   gemm_nt: C (M x N) = α A (M x K) B^T + β C,  B is N x K.  Each C[i][j] is a dot product along
-//            K of two rows read contiguously; a tile of them (5 x 4 or 2 x 4, see nt_tile_rows)
-//            shares its loads.
+// Both read the long operand (the block of rows) in place and accumulate in registers:
+//   gemm_nt: C (M x N) = α A (M x K) B^T + β C,  B is N x K (the layer's weights), in one of two
+//            forms by the level's registers. The dot form (32 registers, AVX-512): each C[i][j]
+//            is a dot product along K of two rows read contiguously, a 5 x 4 tile of them sharing
+//            its loads. The broadcast form (16 registers, AVX2 and SSE2): C's rows are vectors,
+//            A's elements broadcast against B^T packed once (pack_bt), a 6 x 2-vector tile.
 //   gemm_tn: C (M x N) = α A^T B + β C,  A is K x M, B is K x N.  C's rows are swept along N in
-//            vectors; a tile of up to 8 rows x 2 vectors of C is updated once per row of A and B.
+//            vectors; a tile of up to 8 (or 6) rows x 2 vectors of C is updated once per row of
+//            A and B.
 #pragma once
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "pnn/config.hpp"
 #include "pnn/simd/vec.hpp"
@@ -24,11 +28,14 @@
 
 namespace pnn::detail {
 
-// Elements of scratch gemm_nt needs for a B of rows x cols (the caller aligns its start).
+// Elements of scratch gemm_nt needs for a B of rows x cols (the caller aligns its start): B's
+// rows at an aligned stride (the dot form) or B^T's rows padded to whole vectors (the broadcast
+// form), whichever is larger.
 template <class T>
 std::size_t gemm_nt_scratch(std::size_t rows, std::size_t cols) {
     constexpr std::size_t w = 64 / sizeof(T);  // the widest level's lanes
-    return rows * ((cols + w - 1) / w * w);
+    const auto round_up = [](std::size_t n) { return (n + w - 1) / w * w; };
+    return std::max(rows * round_up(cols), cols * round_up(rows));  // (the second: packed_bt_size)
 }
 
 // One I x J tile of gemm_nt at rows i0.., columns j0...
@@ -83,10 +90,9 @@ PNN_SIMD_KERNEL void nt_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b
 // The tile of gemm_nt per level: I x J accumulators plus I + J loaded vectors must fit the
 // vector registers, or g++ spills accumulators and folds loads into the multiply-adds (seen in
 // perf annotate: 20 loads a step instead of 8, and the 4 x 4 tile at 35 GFLOP/s). AVX-512 has 32:
-// 5 x 4 (20 + 9) ran the seed's forward product at 45 GFLOP/s float64 against 35-40 for 4 x 4;
-// AVX2 and SSE2 have 16: 2 x 4 (8 + 6).
-template <class V>
-inline constexpr int nt_tile_rows = V::size * sizeof(typename V::value_type) >= 64 ? 5 : 2;
+// 5 x 4 (20 + 9) ran the seed's forward product at 45 GFLOP/s float64 against 35-40 for 4 x 4.
+// (With 16 registers only 2 x 4 fits, too few rows per pass over B: the broadcast form below.)
+inline constexpr int nt_tile_rows = 5;
 inline constexpr int nt_tile_cols = 4;
 
 template <int I, class V, class T = typename V::value_type>
@@ -115,7 +121,7 @@ PNN_SIMD_KERNEL void nt_row_band(T alpha, MatrixRef<const T> a, MatrixRef<const 
 
 // scratch: room for b's rows at an aligned stride (see gemm_nt_scratch), reused across calls.
 template <class V, class T = typename V::value_type>
-PNN_SIMD_KERNEL void gemm_nt(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, T* scratch) {
+PNN_SIMD_KERNEL void gemm_nt_dot(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, T* scratch) {
     // B's rows are usually a Theta's weights, which start one element after the bias: every
     // vector load from them would straddle two cache lines, for each of the many rows of A.
     // Copying B (small: the layer's weights) to rows aligned to the vector width once per call
@@ -124,7 +130,7 @@ PNN_SIMD_KERNEL void gemm_nt(T alpha, MatrixRef<const T> a, MatrixRef<const T> b
     const std::size_t ld = (b.cols + w - 1) / w * w;
     for (std::size_t j = 0; j < b.rows; ++j) std::copy_n(b.row(j), b.cols, scratch + j * ld);
     b = MatrixRef<const T>{scratch, b.rows, b.cols, ld};
-    constexpr int I = nt_tile_rows<V>;
+    constexpr int I = nt_tile_rows;
     std::size_t i = 0;
     for (; i + I <= c.rows; i += I) nt_row_band<I, V>(alpha, a, b, beta, c, i);
     static_assert(I <= 5);
@@ -134,6 +140,136 @@ PNN_SIMD_KERNEL void gemm_nt(T alpha, MatrixRef<const T> a, MatrixRef<const T> b
         case 2: if constexpr (I > 2) nt_row_band<2, V>(alpha, a, b, beta, c, i); break;
         case 1: nt_row_band<1, V>(alpha, a, b, beta, c, i); break;
         default: break;
+    }
+}
+
+// The broadcast form of gemm_nt, for the levels with 16 vector registers (AVX2, SSE2), where the
+// dot form's tile is too small: its 2 x 4 tile (8 accumulators and 6 loaded vectors fill the 16)
+// reads all of B from L2 for every 2 rows of A, and g++ folds half of its loads into the
+// multiply-adds (16 loads for 12 of them in a 3 x 4 tile), so it ran at 14-18 GFLOP/s float64 on
+// a Zen 3 against OpenBLAS's 40 (benchmarks/RESULTS.md). Here C's rows are vectors:
+//   C[i][j..j+w) += A[i][k] * B^T[k][j..j+w)   for k = 0..K,
+// one broadcast of A's element feeding W vectors of B^T. B^T is packed once per call into
+// panels of W vectors' columns (K x W*w each, contiguous, zero past B's rows), and a tile of
+// R rows x W vectors of C (R W accumulators + W + 1 registers: 6 x 2 = 15) stays in registers for
+// the whole of K, so each C element is one chain of fused multiply-adds in k's order and is
+// written once. B^T is read from L2 once per R = 6 rows of A instead of once per 2.
+template <int R, int W, class V, class T = typename V::value_type>
+PNN_SIMD_KERNEL void nt_bcast_tile(T alpha, MatrixRef<const T> a, const T* panel, T beta, MatrixRef<T> c, std::size_t i0,
+                                   std::size_t j0, const char*& ahead, const char* ahead_end) {
+    constexpr std::size_t w = V::size;
+    using N = typename V::native;
+    N acc[R][W];
+    PNN_UNROLL(8)
+    for (int r = 0; r < R; ++r)
+        PNN_UNROLL(4)
+        for (int v = 0; v < W; ++v) acc[r][v] = N{};
+    const T* ap[R];
+    for (int r = 0; r < R; ++r) ap[r] = a.row(i0 + r);
+    const std::size_t k = a.cols;
+    for (std::size_t p = 0; p < k; ++p) {
+        // one line of the next band's rows per 4 steps (see nt_row_band): a band's tiles take
+        // K steps each, and the next band's R rows fill R K sizeof(T) / 64 lines, so it is all
+        // touched before it starts (float64 and 25 columns: 400 steps of 4 tiles, 300 lines)
+        if (p % 4 == 0) {
+            __builtin_prefetch(ahead);
+            ahead += ahead_end - ahead > 64 ? 64 : 0;
+        }
+        N bv[W];
+        PNN_UNROLL(4)
+        for (int v = 0; v < W; ++v) bv[v] = V::load(panel + p * W * w + v * w).get();
+        PNN_UNROLL(8)
+        for (int r = 0; r < R; ++r) {
+            const N av = splat(ap[r] + p, std::type_identity<V>{}).get();
+            PNN_UNROLL(4)
+            for (int v = 0; v < W; ++v) acc[r][v] = fma(V(av), V(bv[v]), V(acc[r][v])).get();
+        }
+    }
+    const std::size_t cols = std::min(W * w, c.cols - j0);
+    PNN_UNROLL(8)
+    for (int r = 0; r < R; ++r) {
+        T* out = c.row(i0 + r) + j0;
+        if (cols == W * w) {
+            PNN_UNROLL(4)
+            for (int v = 0; v < W; ++v) {
+                const V sum(acc[r][v]);
+                const V res = beta == T(0) ? V(alpha) * sum : fma(V(alpha), sum, V(beta) * V::load(out + v * w));
+                res.store(out + v * w);
+            }
+        } else {  // C's last columns: the lanes past them are B^T's zero padding
+            T lanes[W * w];
+            PNN_UNROLL(4)
+            for (int v = 0; v < W; ++v) V(acc[r][v]).store(lanes + v * w);
+            for (std::size_t j = 0; j < cols; ++j) out[j] = beta == T(0) ? alpha * lanes[j] : alpha * lanes[j] + beta * out[j];
+        }
+    }
+}
+
+template <int R, class V, class T = typename V::value_type>
+PNN_SIMD_KERNEL void nt_bcast_band(T alpha, MatrixRef<const T> a, const T* packed, T beta, MatrixRef<T> c,
+                                   std::size_t i0) {
+    constexpr std::size_t w = V::size;
+    const std::size_t next = std::min(i0 + R, a.rows), last = std::min(i0 + 2 * R, a.rows);
+    const char* ahead = reinterpret_cast<const char*>(a.data + next * a.ld);
+    const char* ahead_end = next < last ? reinterpret_cast<const char*>(a.row(last - 1) + a.cols) : ahead;
+    const std::size_t k = a.cols;
+    std::size_t j = 0;
+    for (; j + w < c.cols; j += 2 * w) nt_bcast_tile<R, 2, V>(alpha, a, packed + j * k, beta, c, i0, j, ahead, ahead_end);
+    if (j < c.cols) nt_bcast_tile<R, 1, V>(alpha, a, packed + j * k, beta, c, i0, j, ahead, ahead_end);
+}
+
+// Whether level V's gemm_nt reads B^T packed (the broadcast form) rather than B's rows.
+template <class V>
+inline constexpr bool nt_reads_packed_bt = V::size * sizeof(typename V::value_type) < 64;
+
+// Elements of B^T packed for any level, for a B of rows x cols (pack_bt).
+template <class T>
+std::size_t packed_bt_size(std::size_t rows, std::size_t cols) {
+    constexpr std::size_t w = 64 / sizeof(T);  // the widest level's lanes: no narrower level pads more
+    return cols * ((rows + w - 1) / w * w);
+}
+
+// B^T into the panels nt_bcast_tile reads: for each pair of vectors' columns j0.. (one vector for
+// the last, when one is left), K rows of 2w (or w) values, B's row j in column j - j0.
+template <class V, class T = typename V::value_type>
+PNN_SIMD_KERNEL void pack_bt(MatrixRef<const T> b, T* packed) {
+    constexpr std::size_t w = V::size;
+    const std::size_t k = b.cols, n = b.rows;
+    for (std::size_t j0 = 0; j0 < n; j0 += 2 * w) {
+        const std::size_t width = j0 + w < n ? 2 * w : w;
+        T* panel = packed + j0 * k;
+        for (std::size_t p = 0; p < k; ++p)
+            for (std::size_t c = 0; c < width; ++c) panel[p * width + c] = j0 + c < n ? b.row(j0 + c)[p] : T(0);
+    }
+}
+
+// The broadcast form on B^T already packed by pack_bt<V> (C has B's rows as columns).
+template <class V, class T = typename V::value_type>
+PNN_SIMD_KERNEL void gemm_nt_packed(T alpha, MatrixRef<const T> a, const T* packed, T beta, MatrixRef<T> c) {
+    constexpr int R = 6;
+    std::size_t i = 0;
+    for (; i + R <= c.rows; i += R) nt_bcast_band<R, V>(alpha, a, packed, beta, c, i);
+    switch (c.rows - i) {
+        case 5: nt_bcast_band<5, V>(alpha, a, packed, beta, c, i); break;
+        case 4: nt_bcast_band<4, V>(alpha, a, packed, beta, c, i); break;
+        case 3: nt_bcast_band<3, V>(alpha, a, packed, beta, c, i); break;
+        case 2: nt_bcast_band<2, V>(alpha, a, packed, beta, c, i); break;
+        case 1: nt_bcast_band<1, V>(alpha, a, packed, beta, c, i); break;
+        default: break;
+    }
+}
+
+// gemm_nt: C (M x N) = α A B^T + β C at level V, packing B (or B^T) into scratch
+// (gemm_nt_scratch) first. The dot form where 32 vector registers hold its 5 x 4 tile (AVX-512:
+// measured there, not yet against the broadcast form), the broadcast form elsewhere. A caller
+// that multiplies many blocks of rows by one B packs B^T once instead (pnn::Cpu's packed_weights).
+template <class V, class T = typename V::value_type>
+PNN_SIMD_KERNEL void gemm_nt(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, T* scratch) {
+    if constexpr (nt_reads_packed_bt<V>) {
+        pack_bt<V>(b, scratch);
+        gemm_nt_packed<V>(alpha, a, scratch, beta, c);
+    } else {
+        gemm_nt_dot<V>(alpha, a, b, beta, c, scratch);
     }
 }
 
@@ -163,7 +299,7 @@ PNN_SIMD_KERNEL void tn_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b
             const T* ar = a.row(r) + j0;
             PNN_UNROLL(8)
             for (int j = 0; j < J; ++j) {
-                const V av = V::broadcast(ar + j);
+                const V av = splat(ar + j, std::type_identity<V>{});
                 PNN_UNROLL(2)
                 for (int v = 0; v < W; ++v) acc[j][v] = fma(av, bv[v], acc[j][v]);
             }
@@ -179,6 +315,12 @@ PNN_SIMD_KERNEL void tn_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b
     }
 }
 
+// Rows of C in gemm_tn's tile (of 2 vectors' columns): J x 2 accumulators, 2 loaded vectors and
+// a broadcast must fit the registers. 8 x 2 (19) spilled with 16 registers (AVX2, SSE2); 6 x 2
+// (15) there: the seed's gradient product on a Zen 3 at 26 GFLOP/s float64 against 19-22.
+template <class V>
+inline constexpr int tn_tile_rows = V::size * sizeof(typename V::value_type) >= 64 ? 8 : 6;
+
 template <int J, class V, class T = typename V::value_type>
 PNN_SIMD_KERNEL void tn_row_band(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, std::size_t j0) {
     constexpr std::size_t w = V::size;
@@ -190,11 +332,12 @@ PNN_SIMD_KERNEL void tn_row_band(T alpha, MatrixRef<const T> a, MatrixRef<const 
 
 template <class V, class T = typename V::value_type>
 PNN_SIMD_KERNEL void gemm_tn(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c) {
+    constexpr int J = tn_tile_rows<V>;
     std::size_t j = 0;
-    for (; j + 8 <= c.rows; j += 8) tn_row_band<8, V>(alpha, a, b, beta, c, j);
+    for (; j + J <= c.rows; j += J) tn_row_band<J, V>(alpha, a, b, beta, c, j);
     switch (c.rows - j) {
-        case 7: tn_row_band<7, V>(alpha, a, b, beta, c, j); break;
-        case 6: tn_row_band<6, V>(alpha, a, b, beta, c, j); break;
+        case 7: if constexpr (J > 7) tn_row_band<7, V>(alpha, a, b, beta, c, j); break;
+        case 6: if constexpr (J > 6) tn_row_band<6, V>(alpha, a, b, beta, c, j); break;
         case 5: tn_row_band<5, V>(alpha, a, b, beta, c, j); break;
         case 4: tn_row_band<4, V>(alpha, a, b, beta, c, j); break;
         case 3: tn_row_band<3, V>(alpha, a, b, beta, c, j); break;

@@ -466,6 +466,20 @@ public:
                                  "cublasSgemm");
     }
 
+    // A pass's forward weights (see pnn::Cpu::packed_weights): cuBLAS reads them as they lie.
+    template <class T>
+    struct packed_weights {
+        MatrixRef<const T> w;
+    };
+    template <class T>
+    void pack_weights(packed_weights<T>& p, MatrixRef<const T> w) const {
+        p.w = w;
+    }
+    template <class T>
+    void gemm(T alpha, MatrixRef<const T> a, const packed_weights<T>& w, T beta, MatrixRef<T> c) const {
+        gemm(false, true, alpha, a, w.w, beta, c);
+    }
+
     template <class T>
     void fill_rows(MatrixRef<T> z, VectorRef<const T> bias) const {
         for_each_index("fill_rows", z.size(), detail::cuda_kernels::fill_rows<T>{z.data, bias.data, z.cols, z.ld, bias.stride});

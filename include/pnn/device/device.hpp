@@ -14,6 +14,10 @@
 //
 // The kernels, with shapes (B = rows of a block, n = units in, k = units out):
 //   gemm(ta, tb, α, A, B, β, C)       C = α op(A) op(B) + β C
+//   pack_weights(p, W)                p holds weights W (k x n) for a pass's forward products, in
+//                                     whatever form the device multiplies fastest (Cpu: W^T
+//                                     packed at some levels); again after W's values change
+//   gemm(α, A, p, β, C)               C = α A W^T + β C, W as packed in p
 //   fill_rows(Z, b)                   every row of Z (B x k) = bias b (k, strided)
 //   map(f, out, n, in...)             out[i] = f(in[i]...), i < n, for a functor f of
 //                                     pnn/nn/functions.hpp and one or two inputs (out may be one):
@@ -53,7 +57,7 @@ template <class D, class T>
 concept DeviceFor = requires(D d, typename D::template buffer<T>& buf,
                              MatrixRef<T> m, MatrixRef<const T> cm, VectorRef<T> v, VectorRef<const T> cv,
                              T* p, const T* cp, const int* labels, int* out, const std::size_t* idx, std::size_t n,
-                             T s, double* c) {
+                             T s, double* c, typename D::template packed_weights<T>& packed) {
     { d.upload(cm).view() } -> std::same_as<MatrixRef<const T>>;  // host matrix -> device
     { d.template make_buffer<T>(n) } -> std::same_as<typename D::template buffer<T>>;
     { d.data(buf) } -> std::same_as<T*>;
@@ -64,6 +68,8 @@ concept DeviceFor = requires(D d, typename D::template buffer<T>& buf,
     d.add(p, cp, n);  // p += cp, elementwise
     { d.block_rows(n, n) } -> std::convertible_to<std::size_t>;  // rows of n bytes, first weights of n bytes
     d.gemm(false, true, s, cm, cm, s, m);
+    d.pack_weights(packed, cm);
+    d.gemm(s, cm, packed, s, m);
     d.fill_rows(m, cv);
     d.map(fn::sigmoid{}, p, n, cp);
     d.map(fn::times_sigmoid_grad{}, p, n, p, cp);

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "pnn/device/device.hpp"
+#include "pnn/error.hpp"
 #include "pnn/nn/layout.hpp"
 #include "pnn/nn/units.hpp"
 #include "pnn/train/stages.hpp"
@@ -47,6 +48,7 @@ public:
         gathered_y_ = dev_->template make_buffer<int>(block_);
         predicted_ = dev_->template make_buffer<int>(block_);
         cost_ = dev_->template make_buffer<double>(1);
+        packed_.resize(layout_.layers());
     }
 
     std::size_t block_rows() const { return block_; }
@@ -67,6 +69,7 @@ public:
     void queue(const T* theta, MatrixRef<const T> x, const int* y, T* grad) {
         double* cost = dev_->data(cost_);
         dev_->fill(cost, 1, 0.0);
+        pack_weights(theta);
         for (std::size_t lo = 0; lo < x.rows; lo += block_) {
             const std::size_t r = std::min(block_, x.rows - lo);
             block(theta, x.rows_from(lo, r), y + lo, grad, cost);
@@ -86,6 +89,7 @@ public:
                            std::size_t count, T* grad) {
         double* cost = dev_->data(cost_);
         dev_->fill(cost, 1, 0.0);
+        pack_weights(theta);
         for (std::size_t lo = 0; lo < count; lo += block_) {
             const std::size_t r = std::min(block_, count - lo);
             MatrixRef<T> xb{dev_->data(gathered_x_), r, x.cols};
@@ -150,6 +154,7 @@ public:
         prepare_overlap(x.rows, chunk_elements);
         double* cost = dev_->data(cost_);
         dev_->fill(cost, 1, 0.0);
+        pack_weights(theta);
         const std::size_t w = std::min(x.rows, window_rows_), head = x.rows - w;
         for (std::size_t lo = 0; lo < head; lo += block_)
             block(theta, x.rows_from(lo, std::min(block_, head - lo)), y + lo, grad, cost);
@@ -161,6 +166,7 @@ public:
     // tie). labels (device) may be given instead of out_host to count matches only.
     std::size_t classify(const T* theta, MatrixRef<const T> x, int* out_host, const int* labels) {
         std::size_t correct = 0;
+        pack_weights(theta);
         for (std::size_t lo = 0; lo < x.rows; lo += block_) {
             const std::size_t r = std::min(block_, x.rows - lo);
             // σ is monotonic and softmax keeps a row's order: the argmax of z is that of a.
@@ -182,6 +188,17 @@ private:
         return {p + layout_.offset(l), layout_.rows(l), layout_.cols(l)};
     }
     static MatrixRef<const T> weights(MatrixRef<const T> t) { return {t.data + 1, t.rows, t.cols - 1, t.cols}; }
+
+    // Every layer's weights in the device's form for the forward products (D::pack_weights), once
+    // per pass: every entry point that runs forward() calls this first, with the pass's theta.
+    void pack_weights(const T* theta) {
+        for (std::size_t l = 0; l < layout_.layers(); ++l) dev_->pack_weights(packed_[l], weights(theta_of(theta, l)));
+    }
+    const auto& packed_weights(const T* theta, std::size_t l) const {
+        if (packed_[l].w.data != weights(theta_of(theta, l)).data)
+            detail::fail("internal: Backprop's forward product before pack_weights for this theta");
+        return packed_[l];
+    }
     static VectorRef<const T> bias(MatrixRef<const T> t) { return {t.data, t.rows, t.cols}; }
     MatrixRef<T> act(std::size_t l, std::size_t rows) { return {dev_->data(acts_[l]), rows, sizes()[l + 1]}; }
 
@@ -193,7 +210,7 @@ private:
             const MatrixRef<const T> t = theta_of(theta, l);
             MatrixRef<T> z = act(l, x.rows);
             dev_->fill_rows(z, bias(t));
-            dev_->gemm(false, true, T(1), a, weights(t), T(1), z);
+            dev_->gemm(T(1), a, packed_weights(theta, l), T(1), z);
             if (l + 1 < layout_.layers())
                 with_units(hidden_[l], [&](auto units) { dev_->map(units.forward, z.data, z.size(), z.data); });
             a = z;
@@ -240,7 +257,7 @@ private:
             const MatrixRef<const T> t = theta_of(theta, l);
             MatrixRef<T> z = kept(l);
             dev_->fill_rows(z, bias(t));
-            dev_->gemm(false, true, T(1), a, weights(t), T(1), z);
+            dev_->gemm(T(1), a, packed_weights(theta, l), T(1), z);
             if (l + 1 < layers)
                 with_units(hidden_[l], [&](auto units) { dev_->map(units.forward, z.data, z.size(), z.data); });
             a = z;
@@ -302,6 +319,7 @@ private:
     std::size_t block_;
     std::vector<typename D::template buffer<T>> acts_;  // a_l (z_l before σ), one per layer
     typename D::template buffer<T> deltas_[2];          // δ of hidden layers, alternating
+    std::vector<typename D::template packed_weights<T>> packed_;  // per layer, for the pass under way
     typename D::template buffer<T> gathered_x_;         // one block of mini-batch rows
     typename D::template buffer<int> gathered_y_;
     typename D::template buffer<int> predicted_;

@@ -163,6 +163,27 @@ __attribute__((target("avx512f"))) vec<T, 64> fma(const vec<T, 64>& a, const vec
 }
 #endif
 
+// Every lane *p, through the instruction set's broadcast load, for a kernel's inner loop; the
+// tag says the width: splat(p, std::type_identity<V>{}). (vec::broadcast's *p - native{} serves
+// the elementwise kernels, but in gemm's broadcast tile, pnn/device/cpu_gemm.hpp, g++ 12 built
+// the 32-byte float one from a scalar load and seven vinsertps, at a sixth of the speed.)
+template <class T>
+vec<T, 16> splat(const T* p, std::type_identity<vec<T, 16>>) {
+    return vec<T, 16>::broadcast(p);
+}
+#if PNN_SIMD_X86 && !defined(__CUDACC__)
+template <class T>
+__attribute__((target("avx2,fma"))) vec<T, 32> splat(const T* p, std::type_identity<vec<T, 32>>) {
+    if constexpr (sizeof(T) == 8) return vec<T, 32>(_mm256_broadcast_sd(p));
+    else return vec<T, 32>(_mm256_broadcast_ss(p));
+}
+template <class T>
+__attribute__((target("avx512f"))) vec<T, 64> splat(const T* p, std::type_identity<vec<T, 64>>) {
+    if constexpr (sizeof(T) == 8) return vec<T, 64>(_mm512_set1_pd(*p));
+    else return vec<T, 64>(_mm512_set1_ps(*p));
+}
+#endif
+
 // √a, lane by lane, correctly rounded (IEEE): the same bits at every level and as std::sqrt.
 // Like fma, one overload per width, each marked for its instruction set.
 template <class T>
