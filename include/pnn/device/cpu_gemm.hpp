@@ -149,7 +149,7 @@ PNN_SIMD_KERNEL void gemm_nt_dot(T alpha, MatrixRef<const T> a, MatrixRef<const 
 // multiply-adds (16 loads for 12 of them in a 3 x 4 tile), so it ran at 14-18 GFLOP/s float64 on
 // a Zen 3 against OpenBLAS's 40 (benchmarks/RESULTS.md). Here C's rows are vectors:
 //   C[i][j..j+w) += A[i][k] * B^T[k][j..j+w)   for k = 0..K,
-// one broadcast of A's element feeding W vectors of B^T. B^T is packed once per call into
+// one broadcast of A's element feeding W vectors of B^T. B^T is packed (pack_bt) into
 // panels of W vectors' columns (K x W*w each, contiguous, zero past B's rows), and a tile of
 // R rows x W vectors of C (R W accumulators + W + 1 registers: 6 x 2 = 15) stays in registers for
 // the whole of K, so each C element is one chain of fused multiply-adds in k's order and is
@@ -205,17 +205,32 @@ PNN_SIMD_KERNEL void nt_bcast_tile(T alpha, MatrixRef<const T> a, const T* panel
     }
 }
 
+// The broadcast form's tile: R rows of A x W vectors of C (see above). On the Zen 3, with B^T
+// packed once per pass, float64 / float32 GFLOP/s of the seed's forward product: 6 x 2 33-35 /
+// 66-69, 5 x 2 31-32 / 65, 4 x 3 27-32 / 34-55.
+inline constexpr int nt_bcast_rows = 6, nt_bcast_vectors = 2;
+
+// Vectors of C's columns in the panel that starts at column j0 (of n): W, or fewer for the last.
+template <class V>
+std::size_t nt_panel_vectors(std::size_t j0, std::size_t n) {
+    return std::min<std::size_t>(nt_bcast_vectors, (n - j0 + V::size - 1) / V::size);
+}
+
 template <int R, class V, class T = typename V::value_type>
 PNN_SIMD_KERNEL void nt_bcast_band(T alpha, MatrixRef<const T> a, const T* packed, T beta, MatrixRef<T> c,
                                    std::size_t i0) {
     constexpr std::size_t w = V::size;
+    constexpr int W = nt_bcast_vectors;
     const std::size_t next = std::min(i0 + R, a.rows), last = std::min(i0 + 2 * R, a.rows);
     const char* ahead = reinterpret_cast<const char*>(a.data + next * a.ld);
     const char* ahead_end = next < last ? reinterpret_cast<const char*>(a.row(last - 1) + a.cols) : ahead;
     const std::size_t k = a.cols;
-    std::size_t j = 0;
-    for (; j + w < c.cols; j += 2 * w) nt_bcast_tile<R, 2, V>(alpha, a, packed + j * k, beta, c, i0, j, ahead, ahead_end);
-    if (j < c.cols) nt_bcast_tile<R, 1, V>(alpha, a, packed + j * k, beta, c, i0, j, ahead, ahead_end);
+    for (std::size_t j = 0; j < c.cols; j += W * w) {
+        const T* panel = packed + j * k;
+        static_assert(W == 2);
+        if (nt_panel_vectors<V>(j, c.cols) == 2) nt_bcast_tile<R, 2, V>(alpha, a, panel, beta, c, i0, j, ahead, ahead_end);
+        else nt_bcast_tile<R, 1, V>(alpha, a, panel, beta, c, i0, j, ahead, ahead_end);
+    }
 }
 
 // Whether level V's gemm_nt reads B^T packed (the broadcast form) rather than B's rows.
@@ -229,14 +244,14 @@ std::size_t packed_bt_size(std::size_t rows, std::size_t cols) {
     return cols * ((rows + w - 1) / w * w);
 }
 
-// B^T into the panels nt_bcast_tile reads: for each pair of vectors' columns j0.. (one vector for
-// the last, when one is left), K rows of 2w (or w) values, B's row j in column j - j0.
+// B^T into the panels nt_bcast_tile reads: for each W vectors' columns j0.. (fewer for the last
+// panel), K rows of that many values, B's row j in column j - j0, zeros past B's last row.
 template <class V, class T = typename V::value_type>
 PNN_SIMD_KERNEL void pack_bt(MatrixRef<const T> b, T* packed) {
     constexpr std::size_t w = V::size;
     const std::size_t k = b.cols, n = b.rows;
-    for (std::size_t j0 = 0; j0 < n; j0 += 2 * w) {
-        const std::size_t width = j0 + w < n ? 2 * w : w;
+    for (std::size_t j0 = 0; j0 < n; j0 += nt_bcast_vectors * w) {
+        const std::size_t width = nt_panel_vectors<V>(j0, n) * w;
         T* panel = packed + j0 * k;
         for (std::size_t p = 0; p < k; ++p)
             for (std::size_t c = 0; c < width; ++c) panel[p * width + c] = j0 + c < n ? b.row(j0 + c)[p] : T(0);
@@ -246,14 +261,15 @@ PNN_SIMD_KERNEL void pack_bt(MatrixRef<const T> b, T* packed) {
 // The broadcast form on B^T already packed by pack_bt<V> (C has B's rows as columns).
 template <class V, class T = typename V::value_type>
 PNN_SIMD_KERNEL void gemm_nt_packed(T alpha, MatrixRef<const T> a, const T* packed, T beta, MatrixRef<T> c) {
-    constexpr int R = 6;
+    constexpr int R = nt_bcast_rows;
+    static_assert(R <= 6);
     std::size_t i = 0;
     for (; i + R <= c.rows; i += R) nt_bcast_band<R, V>(alpha, a, packed, beta, c, i);
     switch (c.rows - i) {
-        case 5: nt_bcast_band<5, V>(alpha, a, packed, beta, c, i); break;
-        case 4: nt_bcast_band<4, V>(alpha, a, packed, beta, c, i); break;
-        case 3: nt_bcast_band<3, V>(alpha, a, packed, beta, c, i); break;
-        case 2: nt_bcast_band<2, V>(alpha, a, packed, beta, c, i); break;
+        case 5: if constexpr (R > 5) nt_bcast_band<5, V>(alpha, a, packed, beta, c, i); break;
+        case 4: if constexpr (R > 4) nt_bcast_band<4, V>(alpha, a, packed, beta, c, i); break;
+        case 3: if constexpr (R > 3) nt_bcast_band<3, V>(alpha, a, packed, beta, c, i); break;
+        case 2: if constexpr (R > 2) nt_bcast_band<2, V>(alpha, a, packed, beta, c, i); break;
         case 1: nt_bcast_band<1, V>(alpha, a, packed, beta, c, i); break;
         default: break;
     }
@@ -317,7 +333,8 @@ PNN_SIMD_KERNEL void tn_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b
 
 // Rows of C in gemm_tn's tile (of 2 vectors' columns): J x 2 accumulators, 2 loaded vectors and
 // a broadcast must fit the registers. 8 x 2 (19) spilled with 16 registers (AVX2, SSE2); 6 x 2
-// (15) there: the seed's gradient product on a Zen 3 at 26 GFLOP/s float64 against 19-22.
+// (15) there: the seed's gradient product on a Zen 3 at 32-35 GFLOP/s float64 and 63-66 float32,
+// against 19-22 and 40-49 for 8 x 2, 28 and 48 for 4 x 2, 31-35 and 50-63 for 5 x 2.
 template <class V>
 inline constexpr int tn_tile_rows = V::size * sizeof(typename V::value_type) >= 64 ? 8 : 6;
 
