@@ -31,11 +31,17 @@ namespace pnn::detail {
 // Elements of scratch gemm_nt needs for a B of rows x cols (the caller aligns its start): B's
 // rows at an aligned stride (the dot form) or B^T's rows padded to whole vectors (the broadcast
 // form), whichever is larger.
+// Elements of B^T packed for any level, for a B of rows x cols (pack_bt).
+template <class T>
+std::size_t packed_bt_size(std::size_t rows, std::size_t cols) {
+    constexpr std::size_t w = 64 / sizeof(T);  // the widest level's lanes: no narrower level pads more
+    return cols * ((rows + w - 1) / w * w);
+}
+
 template <class T>
 std::size_t gemm_nt_scratch(std::size_t rows, std::size_t cols) {
     constexpr std::size_t w = 64 / sizeof(T);  // the widest level's lanes
-    const auto round_up = [](std::size_t n) { return (n + w - 1) / w * w; };
-    return std::max(rows * round_up(cols), cols * round_up(rows));  // (the second: packed_bt_size)
+    return std::max(rows * ((cols + w - 1) / w * w), packed_bt_size<T>(rows, cols));
 }
 
 // One I x J tile of gemm_nt at rows i0.., columns j0...
@@ -236,13 +242,6 @@ PNN_SIMD_KERNEL void nt_bcast_band(T alpha, MatrixRef<const T> a, const T* packe
 // Whether level V's gemm_nt reads B^T packed (the broadcast form) rather than B's rows.
 template <class V>
 inline constexpr bool nt_reads_packed_bt = V::size * sizeof(typename V::value_type) < 64;
-
-// Elements of B^T packed for any level, for a B of rows x cols (pack_bt).
-template <class T>
-std::size_t packed_bt_size(std::size_t rows, std::size_t cols) {
-    constexpr std::size_t w = 64 / sizeof(T);  // the widest level's lanes: no narrower level pads more
-    return cols * ((rows + w - 1) / w * w);
-}
 
 // B^T into the panels nt_bcast_tile reads: for each W vectors' columns j0.. (fewer for the last
 // panel), K rows of that many values, B's row j in column j - j0, zeros past B's last row.
