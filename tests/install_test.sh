@@ -19,7 +19,8 @@ cmake -S "$src" -B "$work/build" -G Ninja -DCMAKE_INSTALL_PREFIX="$prefix" \
 cmake --install "$work/build" > "$work/install.log"
 test -f "$prefix/include/pnn/pnn.hpp"
 test -x "$prefix/bin/pnn-launch"  # the launcher, runnable from the prefix
-"$prefix/bin/pnn-launch" --help 2>&1 | grep -q "max-restarts"
+launcher_help=$("$prefix/bin/pnn-launch" --help 2>&1)  # read whole: see scripts/test on grep -q under pipefail
+grep -q "max-restarts" <<< "$launcher_help"
 test -f "$prefix/lib/pkgconfig/pnn.pc" || test -f "$prefix"/lib/*/pkgconfig/pnn.pc
 
 # Each program trains a little on xor (xor.hpp, written once) and checks that the cost fell.

@@ -32,7 +32,7 @@ done
 # Every package it depends on or recommends is a real Debian package (here: installed).
 for field in Depends Recommends; do
   for p in $(dpkg-deb -f "$deb" "$field" | tr ',|' '\n\n' | awk '{print $1}'); do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"
+    [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ]
     check $? "$field: $p is installed here"
   done
 done
