@@ -533,11 +533,14 @@ TEST_CASE_TEMPLATE("Cpu::gemm equals a naive product on every path (pnn's kernel
             // narrow outputs with long reductions: pnn's kernels, every tile remainder
             // (rows: every remainder of the dot form's 5-row and the broadcast form's 6-row
             // tiles; columns: whole and partial vectors and pairs of them at every width;
-            // reductions with and without a tail after the last whole vector)
+            // reductions shorter than a vector, and with and without a tail after the last whole
+            // vector, of an even and an odd length: the broadcast form's one-vector tiles take
+            // steps in pairs; its last N mod w columns are dot products)
             for (std::size_t m : {1, 2, 3, 4, 5, 6, 7, 11, 50})
                 for (std::size_t n : {1, 2, 3, 4, 5, 9, 12, 25, 64})
-                    for (std::size_t k : {400, 403}) check_gemm<T>(false, true, m, n, k, pad, beta);
-            // (rows of C: every remainder of the 8- and 6-row tiles)
+                    for (std::size_t k : {3, 400, 403}) check_gemm<T>(false, true, m, n, k, pad, beta);
+            // (rows of C: every remainder of the 8- and 6-row tiles, whose tiles of fewer than 8
+            // vectors take the rows of A and B in pairs: an odd count of them here)
             for (std::size_t m : {1, 5, 6, 7, 8, 9, 11, 25, 64})
                 for (std::size_t n : {16, 17, 33, 64, 401}) check_gemm<T>(true, false, m, n, 37, pad, beta);
             // shapes that go to BLAS

@@ -28,20 +28,19 @@
 
 namespace pnn::detail {
 
-// Elements of scratch gemm_nt needs for a B of rows x cols (the caller aligns its start): B's
-// rows at an aligned stride (the dot form) or B^T's rows padded to whole vectors (the broadcast
-// form), whichever is larger.
-// Elements of B^T packed for any level, for a B of rows x cols (pack_bt).
+// Elements of B, a B of rows x cols, packed for any level (pack_bt; the caller aligns its start):
+// no more than its rows at a stride of whole vectors of the widest level, which no narrower level
+// pads more. It is also what the dot form's aligned copy of B takes (gemm_nt_scratch).
 template <class T>
 std::size_t packed_bt_size(std::size_t rows, std::size_t cols) {
-    constexpr std::size_t w = 64 / sizeof(T);  // the widest level's lanes: no narrower level pads more
-    return cols * ((rows + w - 1) / w * w);
+    constexpr std::size_t w = 64 / sizeof(T);  // the widest level's lanes
+    return rows * ((cols + w - 1) / w * w);
 }
 
+// Elements of scratch gemm_nt needs for a B of rows x cols, in either form.
 template <class T>
 std::size_t gemm_nt_scratch(std::size_t rows, std::size_t cols) {
-    constexpr std::size_t w = 64 / sizeof(T);  // the widest level's lanes
-    return std::max(rows * ((cols + w - 1) / w * w), packed_bt_size<T>(rows, cols));
+    return packed_bt_size<T>(rows, cols);
 }
 
 // One I x J tile of gemm_nt at rows i0.., columns j0...
@@ -149,6 +148,22 @@ PNN_SIMD_KERNEL void gemm_nt_dot(T alpha, MatrixRef<const T> a, MatrixRef<const 
     }
 }
 
+// One step of K in the broadcast form's tile: acc (R x W vectors) += A's column p (R rows from
+// ap) times B^T's row p in the panel.
+template <int R, int W, class V, class T = typename V::value_type, class N = typename V::native>
+PNN_SIMD_KERNEL void nt_bcast_step(const T* panel, const T* const (&ap)[R], std::size_t p, N (&acc)[R][W]) {
+    constexpr std::size_t w = V::size;
+    N bv[W];
+    PNN_UNROLL(4)
+    for (int v = 0; v < W; ++v) bv[v] = V::load(panel + p * W * w + v * w).get();
+    PNN_UNROLL(8)
+    for (int r = 0; r < R; ++r) {
+        const N av = splat(ap[r] + p, std::type_identity<V>{}).get();
+        PNN_UNROLL(4)
+        for (int v = 0; v < W; ++v) acc[r][v] = fma(V(av), V(bv[v]), V(acc[r][v])).get();
+    }
+}
+
 // The broadcast form of gemm_nt, for the levels with 16 vector registers (AVX2, SSE2), where the
 // dot form's tile is too small: its 2 x 4 tile (8 accumulators and 6 loaded vectors fill the 16)
 // reads all of B from L2 for every 2 rows of A, and g++ folds half of its loads into the
@@ -156,57 +171,56 @@ PNN_SIMD_KERNEL void gemm_nt_dot(T alpha, MatrixRef<const T> a, MatrixRef<const 
 // a Zen 3 against OpenBLAS's 40 (benchmarks/RESULTS.md). Here C's rows are vectors:
 //   C[i][j..j+w) += A[i][k] * B^T[k][j..j+w)   for k = 0..K,
 // one broadcast of A's element feeding W vectors of B^T. B^T is packed (pack_bt) into
-// panels of W vectors' columns (K x W*w each, contiguous, zero past B's rows), and a tile of
+// panels of W vectors' columns (K x W*w each, contiguous), and a tile of
 // R rows x W vectors of C (R W accumulators + W + 1 registers: 6 x 2 = 15) stays in registers for
-// the whole of K, so each C element is one chain of fused multiply-adds in k's order and is
-// written once. B^T is read from L2 once per R = 6 rows of A instead of once per 2.
+// the whole of K, so each C element is one chain of fused multiply-adds in k's order (two, in a
+// tile of one vector: below) and is written once. B^T is read from L2 once per R = 6 rows of A instead of once per 2.
+// C's last N mod w columns (a whole vector's work for each, in this form) are dot products
+// instead (nt_tile, on B's last rows copied after the panels): the seed's 25 hidden units are
+// 6 vectors and 1 column in float64, where a seventh vector for that column took a sixth of the
+// product's time (4 of 22 cycles a step of K: its 6 accumulators wait on the multiply-add's
+// latency), a dot product a fraction of that.
 template <int R, int W, class V, class T = typename V::value_type>
 PNN_SIMD_KERNEL void nt_bcast_tile(T alpha, MatrixRef<const T> a, const T* panel, T beta, MatrixRef<T> c, std::size_t i0,
                                    std::size_t j0, const char*& ahead, const char* ahead_end) {
     constexpr std::size_t w = V::size;
+    // A tile of one vector has R chains of multiply-adds, too few to cover the instruction's
+    // latency (4 cycles, 2 a cycle: 8 chains); there, even and odd steps of K go to two sets of
+    // accumulators, added at the end (the float32 seed's last 8 full columns: a step of K in 3
+    // cycles instead of 4).
+    constexpr int S = W == 1 ? 2 : 1;
     using N = typename V::native;
-    N acc[R][W];
-    PNN_UNROLL(8)
-    for (int r = 0; r < R; ++r)
-        PNN_UNROLL(4)
-        for (int v = 0; v < W; ++v) acc[r][v] = N{};
+    N acc[S][R][W];
+    PNN_UNROLL(2)
+    for (int s = 0; s < S; ++s)
+        PNN_UNROLL(8)
+        for (int r = 0; r < R; ++r)
+            PNN_UNROLL(4)
+            for (int v = 0; v < W; ++v) acc[s][r][v] = N{};
     const T* ap[R];
     for (int r = 0; r < R; ++r) ap[r] = a.row(i0 + r);
-    const std::size_t k = a.cols;
-    for (std::size_t p = 0; p < k; ++p) {
+    const std::size_t k = a.cols, ks = k - k % S;
+    for (std::size_t p = 0; p < ks; p += S) {
         // one line of the next band's rows per 4 steps (see nt_row_band): a band's tiles take
         // K steps each, and the next band's R rows fill R K sizeof(T) / 64 lines, so it is all
         // touched before it starts (float64 and 25 columns: 400 steps of 4 tiles, 300 lines)
-        if (p % 4 == 0) {
+        if (p % 4 < S) {
             __builtin_prefetch(ahead);
             ahead += ahead_end - ahead > 64 ? 64 : 0;
         }
-        N bv[W];
-        PNN_UNROLL(4)
-        for (int v = 0; v < W; ++v) bv[v] = V::load(panel + p * W * w + v * w).get();
-        PNN_UNROLL(8)
-        for (int r = 0; r < R; ++r) {
-            const N av = splat(ap[r] + p, std::type_identity<V>{}).get();
-            PNN_UNROLL(4)
-            for (int v = 0; v < W; ++v) acc[r][v] = fma(V(av), V(bv[v]), V(acc[r][v])).get();
-        }
+        PNN_UNROLL(2)
+        for (int s = 0; s < S; ++s) nt_bcast_step<R, W, V>(panel, ap, p + s, acc[s]);
     }
-    const std::size_t cols = std::min(W * w, c.cols - j0);
+    if (ks < k) nt_bcast_step<R, W, V>(panel, ap, ks, acc[0]);
     PNN_UNROLL(8)
     for (int r = 0; r < R; ++r) {
         T* out = c.row(i0 + r) + j0;
-        if (cols == W * w) {
-            PNN_UNROLL(4)
-            for (int v = 0; v < W; ++v) {
-                const V sum(acc[r][v]);
-                const V res = beta == T(0) ? V(alpha) * sum : fma(V(alpha), sum, V(beta) * V::load(out + v * w));
-                res.store(out + v * w);
-            }
-        } else {  // C's last columns: the lanes past them are B^T's zero padding
-            T lanes[W * w];
-            PNN_UNROLL(4)
-            for (int v = 0; v < W; ++v) V(acc[r][v]).store(lanes + v * w);
-            for (std::size_t j = 0; j < cols; ++j) out[j] = beta == T(0) ? alpha * lanes[j] : alpha * lanes[j] + beta * out[j];
+        PNN_UNROLL(4)
+        for (int v = 0; v < W; ++v) {
+            V sum(acc[0][r][v]);
+            if constexpr (S == 2) sum = sum + V(acc[1][r][v]);
+            const V res = beta == T(0) ? V(alpha) * sum : fma(V(alpha), sum, V(beta) * V::load(out + v * w));
+            res.store(out + v * w);
         }
     }
 }
@@ -216,10 +230,22 @@ PNN_SIMD_KERNEL void nt_bcast_tile(T alpha, MatrixRef<const T> a, const T* panel
 // 66-69, 5 x 2 31-32 / 65, 4 x 3 27-32 / 34-55.
 inline constexpr int nt_bcast_rows = 6, nt_bcast_vectors = 2;
 
+// Columns of C (of n) in the broadcast form's panels: whole vectors; the rest are dot products.
+template <class V>
+std::size_t nt_panel_columns(std::size_t n) {
+    return n - n % V::size;
+}
+
 // Vectors of C's columns in the panel that starts at column j0 (of n): W, or fewer for the last.
 template <class V>
 std::size_t nt_panel_vectors(std::size_t j0, std::size_t n) {
-    return std::min<std::size_t>(nt_bcast_vectors, (n - j0 + V::size - 1) / V::size);
+    return std::min<std::size_t>(nt_bcast_vectors, (nt_panel_columns<V>(n) - j0) / V::size);
+}
+
+// The stride of B's last rows after the panels (see pack_bt): K in whole vectors.
+template <class V>
+std::size_t nt_tail_stride(std::size_t k) {
+    return (k + V::size - 1) / V::size * V::size;
 }
 
 template <int R, class V, class T = typename V::value_type>
@@ -230,13 +256,17 @@ PNN_SIMD_KERNEL void nt_bcast_band(T alpha, MatrixRef<const T> a, const T* packe
     const std::size_t next = std::min(i0 + R, a.rows), last = std::min(i0 + 2 * R, a.rows);
     const char* ahead = reinterpret_cast<const char*>(a.data + next * a.ld);
     const char* ahead_end = next < last ? reinterpret_cast<const char*>(a.row(last - 1) + a.cols) : ahead;
-    const std::size_t k = a.cols;
-    for (std::size_t j = 0; j < c.cols; j += W * w) {
+    const std::size_t k = a.cols, n = nt_panel_columns<V>(c.cols);
+    for (std::size_t j = 0; j < n; j += W * w) {
         const T* panel = packed + j * k;
         static_assert(W == 2);
         if (nt_panel_vectors<V>(j, c.cols) == 2) nt_bcast_tile<R, 2, V>(alpha, a, panel, beta, c, i0, j, ahead, ahead_end);
         else nt_bcast_tile<R, 1, V>(alpha, a, panel, beta, c, i0, j, ahead, ahead_end);
     }
+    // the last columns, one at a time (R + 1 loaded vectors and R accumulators: 13 of the 16)
+    const MatrixRef<const T> tail{packed + n * k, c.cols - n, k, nt_tail_stride<V>(k)};
+    const MatrixRef<T> c_tail{c.data + n, c.rows, c.cols - n, c.ld};
+    for (std::size_t j = 0; j < tail.rows; ++j) nt_tile<R, 1, V>(alpha, a, tail, beta, c_tail, i0, j, ahead, ahead_end);
 }
 
 // Whether level V's gemm_nt reads B^T packed (the broadcast form) rather than B's rows.
@@ -244,16 +274,22 @@ template <class V>
 inline constexpr bool nt_reads_packed_bt = V::size * sizeof(typename V::value_type) < 64;
 
 // B^T into the panels nt_bcast_tile reads: for each W vectors' columns j0.. (fewer for the last
-// panel), K rows of that many values, B's row j in column j - j0, zeros past B's last row.
+// panel), K rows of that many values, B's row j in column j - j0. Then B's last N mod w rows as
+// they are, at a stride of whole vectors (nt_tail_stride), for the dot products of those columns.
 template <class V, class T = typename V::value_type>
 PNN_SIMD_KERNEL void pack_bt(MatrixRef<const T> b, T* packed) {
     constexpr std::size_t w = V::size;
-    const std::size_t k = b.cols, n = b.rows;
+    const std::size_t k = b.cols, n = nt_panel_columns<V>(b.rows);
     for (std::size_t j0 = 0; j0 < n; j0 += nt_bcast_vectors * w) {
-        const std::size_t width = nt_panel_vectors<V>(j0, n) * w;
+        const std::size_t width = nt_panel_vectors<V>(j0, b.rows) * w;
         T* panel = packed + j0 * k;
         for (std::size_t p = 0; p < k; ++p)
-            for (std::size_t c = 0; c < width; ++c) panel[p * width + c] = j0 + c < n ? b.row(j0 + c)[p] : T(0);
+            for (std::size_t c = 0; c < width; ++c) panel[p * width + c] = b.row(j0 + c)[p];
+    }
+    const std::size_t ld = nt_tail_stride<V>(k);
+    for (std::size_t j = n; j < b.rows; ++j) {
+        T* row = packed + n * k + (j - n) * ld;
+        std::fill(std::copy_n(b.row(j), k, row), row + ld, T(0));
     }
 }
 
@@ -288,6 +324,23 @@ PNN_SIMD_KERNEL void gemm_nt(T alpha, MatrixRef<const T> a, MatrixRef<const T> b
     }
 }
 
+// One row of A and B into gemm_tn's tile: acc (J x W vectors) += A[r][j0..j0+J)^T B[r][p0..).
+template <int J, int W, class V, class T = typename V::value_type>
+PNN_SIMD_KERNEL void tn_step(MatrixRef<const T> a, MatrixRef<const T> b, std::size_t r, std::size_t j0, std::size_t p0,
+                             V (&acc)[J][W]) {
+    constexpr std::size_t w = V::size;
+    V bv[W];
+    PNN_UNROLL(2)
+    for (int v = 0; v < W; ++v) bv[v] = V::load(b.row(r) + p0 + v * w);
+    const T* ar = a.row(r) + j0;
+    PNN_UNROLL(8)
+    for (int j = 0; j < J; ++j) {
+        const V av = splat(ar + j, std::type_identity<V>{});
+        PNN_UNROLL(2)
+        for (int v = 0; v < W; ++v) acc[j][v] = fma(av, bv[v], acc[j][v]);
+    }
+}
+
 // One tile of gemm_tn: rows j0..j0+J of C, W vectors of columns from p0 (W = 0: one scalar column).
 template <int J, int W, class V, class T = typename V::value_type>
 PNN_SIMD_KERNEL void tn_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, std::size_t j0,
@@ -302,29 +355,29 @@ PNN_SIMD_KERNEL void tn_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b
             out = beta == T(0) ? alpha * acc[j] : alpha * acc[j] + beta * out;
         }
     } else {
-        V acc[J][W];
-        PNN_UNROLL(8)
-        for (int j = 0; j < J; ++j)
-            PNN_UNROLL(2)
-            for (int v = 0; v < W; ++v) acc[j][v] = V(T(0));
-        for (std::size_t r = 0; r < a.rows; ++r) {
-            V bv[W];
-            PNN_UNROLL(2)
-            for (int v = 0; v < W; ++v) bv[v] = V::load(b.row(r) + p0 + v * w);
-            const T* ar = a.row(r) + j0;
+        // Fewer than 8 chains of multiply-adds (C's last rows: the seed's 25th) wait on the
+        // instruction's latency; there even and odd rows of A and B go to two sets of
+        // accumulators, added at the end (as in nt_bcast_tile).
+        constexpr int S = J * W < 8 ? 2 : 1;
+        V acc[S][J][W];
+        PNN_UNROLL(2)
+        for (int s = 0; s < S; ++s)
             PNN_UNROLL(8)
-            for (int j = 0; j < J; ++j) {
-                const V av = splat(ar + j, std::type_identity<V>{});
+            for (int j = 0; j < J; ++j)
                 PNN_UNROLL(2)
-                for (int v = 0; v < W; ++v) acc[j][v] = fma(av, bv[v], acc[j][v]);
-            }
-        }
+                for (int v = 0; v < W; ++v) acc[s][j][v] = V(T(0));
+        const std::size_t rs = a.rows - a.rows % S;
+        for (std::size_t r = 0; r < rs; r += S)
+            PNN_UNROLL(2)
+            for (int s = 0; s < S; ++s) tn_step<J, W, V>(a, b, r + s, j0, p0, acc[s]);
+        if (rs < a.rows) tn_step<J, W, V>(a, b, rs, j0, p0, acc[0]);
         const V va(alpha), vb(beta);
         for (int j = 0; j < J; ++j)
             for (int v = 0; v < W; ++v) {
                 T* out = c.row(j0 + j) + p0 + v * w;
-                const V r = beta == T(0) ? va * acc[j][v]
-                                                : fma(va, acc[j][v], vb * V::load(out));
+                V sum = acc[0][j][v];
+                if constexpr (S == 2) sum = sum + acc[1][j][v];
+                const V r = beta == T(0) ? va * sum : fma(va, sum, vb * V::load(out));
                 r.store(out);
             }
     }

@@ -12,6 +12,15 @@
 
 #include "pnn/config.hpp"
 
+// The Cpu policy instantiates these PNN_HD templates with pnn::simd::vec, whose operations are
+// host functions; in a .cu that builds the Cpu path too, nvcc would warn (#20011-D) that a
+// __host__ __device__ function calls them, though those instantiations never run on the device
+// (a device kernel that called one would still fail to compile).
+#if defined(__CUDACC__)
+#pragma nv_diagnostic push
+#pragma nv_diag_suppress 20011
+#endif
+
 namespace pnn::fn {
 
 // max(z, 0) for a scalar (host or device code) or a pnn::simd::vec (found by ADL).
@@ -209,3 +218,7 @@ struct masked_square {
 };
 
 }  // namespace pnn::fn
+
+#if defined(__CUDACC__)
+#pragma nv_diagnostic pop
+#endif
