@@ -13,12 +13,13 @@
 #include "pnn/config.hpp"
 
 // The Cpu policy instantiates these PNN_HD templates with pnn::simd::vec, whose operations are
-// host functions; in a .cu that builds the Cpu path too, nvcc would warn (#20011-D) that a
-// __host__ __device__ function calls them, though those instantiations never run on the device
-// (a device kernel that called one would still fail to compile).
+// host functions; in a .cu that builds the Cpu path too, nvcc would warn (#20011-D, #20014-D)
+// that a __host__ __device__ function calls them, though those instantiations never run on the
+// device (a device kernel that called one would still fail to compile).
 #if defined(__CUDACC__)
 #pragma nv_diagnostic push
 #pragma nv_diag_suppress 20011
+#pragma nv_diag_suppress 20014
 #endif
 
 namespace pnn::fn {
