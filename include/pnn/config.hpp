@@ -24,6 +24,17 @@
 #define PNN_HD PNN_SIMD_KERNEL
 #endif
 
+// PNN_HD_ANY_TYPE, before a PNN_HD function template: its instantiations decide where they can
+// run. The Cpu policy instantiates the functors with pnn::simd::vec, whose operations are host
+// functions; in a .cu that builds the Cpu path too, nvcc warned (#20011-D, #20014-D) that a
+// __host__ __device__ function called them, though those instantiations never run on the
+// device (a kernel that called one would still fail to compile: "undefined in device code").
+#if defined(__CUDACC__)
+#define PNN_HD_ANY_TYPE PNN_PRAGMA(nv_exec_check_disable)
+#else
+#define PNN_HD_ANY_TYPE
+#endif
+
 // PNN_UNROLL(n): ask the compiler to unroll the next loop n times (a hint; nvcc's front end does
 // not know the GCC pragma, and gets none).
 #define PNN_PRAGMA(x) _Pragma(#x)

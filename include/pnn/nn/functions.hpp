@@ -4,7 +4,8 @@
 //
 // Each functor has a generic call operator: the Cpu policy evaluates it on whole vectors
 // (pnn::simd::vec, at the CPU's level), the Cuda policy on scalars inside Thrust kernels
-// (PNN_HD). The trailing return types let both detect what the functor accepts.
+// (PNN_HD; PNN_HD_ANY_TYPE before each, see pnn/config.hpp). The trailing return types let both
+// detect what the functor accepts.
 #pragma once
 #include <cmath>
 #include <type_traits>
@@ -12,19 +13,10 @@
 
 #include "pnn/config.hpp"
 
-// The Cpu policy instantiates these PNN_HD templates with pnn::simd::vec, whose operations are
-// host functions; in a .cu that builds the Cpu path too, nvcc would warn (#20011-D, #20014-D)
-// that a __host__ __device__ function calls them, though those instantiations never run on the
-// device (a device kernel that called one would still fail to compile).
-#if defined(__CUDACC__)
-#pragma nv_diagnostic push
-#pragma nv_diag_suppress 20011
-#pragma nv_diag_suppress 20014
-#endif
-
 namespace pnn::fn {
 
 // max(z, 0) for a scalar (host or device code) or a pnn::simd::vec (found by ADL).
+PNN_HD_ANY_TYPE
 template <class V>
 PNN_HD V positive_part(const V& z) {
     if constexpr (std::is_arithmetic_v<V>) {
@@ -35,6 +27,7 @@ PNN_HD V positive_part(const V& z) {
 }
 
 // x where a < b, else y, for scalars (a pnn::simd::vec has its own, found by ADL).
+PNN_HD_ANY_TYPE
 template <class V>
 PNN_HD std::enable_if_t<std::is_arithmetic_v<V>, V> where_less(const V& a, const V& b, const V& x, const V& y) {
     return a < b ? x : y;
@@ -46,6 +39,7 @@ PNN_HD std::enable_if_t<std::is_arithmetic_v<V>, V> where_less(const V& a, const
 
 // a = 1 / (1 + e^-z)
 struct sigmoid {
+    PNN_HD_ANY_TYPE
     template <class V>
     PNN_HD auto operator()(const V& z) const -> decltype(V(1) / (V(1) + exp(-z))) {
         using std::exp;
@@ -56,6 +50,7 @@ struct sigmoid {
 // dσ/dz expressed through the activation: σ'(z) = a (1 - a). Backprop multiplies the
 // propagated delta by it: delta_l = (delta_{l+1} W_{l+1}) ⊙ a_l (1 - a_l).
 struct times_sigmoid_grad {
+    PNN_HD_ANY_TYPE
     template <class V>
     PNN_HD auto operator()(const V& d, const V& a) const -> decltype(d * a * (V(1) - a)) {
         return d * a * (V(1) - a);
@@ -64,6 +59,7 @@ struct times_sigmoid_grad {
 
 // a = tanh(z) (std::tanh for scalars, pnn::simd's for vectors)
 struct hyperbolic_tangent {
+    PNN_HD_ANY_TYPE
     template <class V>
     PNN_HD auto operator()(const V& z) const -> decltype(z * z) {
         using std::tanh;
@@ -73,6 +69,7 @@ struct hyperbolic_tangent {
 
 // tanh'(z) = 1 - a²
 struct times_tanh_grad {
+    PNN_HD_ANY_TYPE
     template <class V>
     PNN_HD auto operator()(const V& d, const V& a) const -> decltype(d * a) {
         return d * (V(1) - a * a);
@@ -81,6 +78,7 @@ struct times_tanh_grad {
 
 // a = max(z, 0), NaN passed on (as PyTorch's relu): z where z is not below 0.
 struct rectifier {
+    PNN_HD_ANY_TYPE
     template <class V>
     PNN_HD auto operator()(const V& z) const -> decltype(z * z) {
         return where_less(z, V(0), V(0), z);
@@ -89,6 +87,7 @@ struct rectifier {
 
 // relu'(z) = 1 for z > 0, else 0 (relu'(0) = 0, as PyTorch); z > 0 exactly where a > 0.
 struct times_relu_grad {
+    PNN_HD_ANY_TYPE
     template <class V>
     PNN_HD auto operator()(const V& d, const V& a) const -> decltype(d * a) {
         return where_less(V(0), a, d, V(0));
@@ -97,6 +96,7 @@ struct times_relu_grad {
 
 // e^z, for the softmax output's row kernels.
 struct exponential {
+    PNN_HD_ANY_TYPE
     template <class V>
     PNN_HD auto operator()(const V& z) const -> decltype(z * z) {
         using std::exp;
@@ -109,6 +109,7 @@ struct exponential {
 // h = σ(z), which equals softplus(z) - y z exactly; evaluating it from z avoids log(0) when a
 // unit saturates, where log(h) of a rounded h would give -inf.
 struct softplus {
+    PNN_HD_ANY_TYPE
     template <class V>
     PNN_HD auto operator()(const V& z) const -> decltype(log1p(exp(-abs(z)))) {
         using std::abs;
@@ -124,6 +125,7 @@ template <class T>
 struct finish_gradient {
     T inv_m;
     T lambda_over_m;
+    PNN_HD_ANY_TYPE
     template <class V>
     PNN_HD auto operator()(const V& g, const V& mask, const V& theta) const -> decltype(g * mask * theta) {
         return g * V(inv_m) + V(lambda_over_m) * mask * theta;
@@ -136,6 +138,7 @@ template <class T>
 struct momentum_velocity {
     T momentum;
     T learning_rate;
+    PNN_HD_ANY_TYPE
     template <class V>
     PNN_HD auto operator()(const V& v, const V& g) const -> decltype(v * g) {
         return V(momentum) * v - V(learning_rate) * g;
@@ -154,10 +157,12 @@ template <class T>
 struct sgd_update {
     finish_gradient<T> finish;
     momentum_velocity<T> step;
+    PNN_HD_ANY_TYPE
     template <class V>
     PNN_HD auto velocity(const V& v, const V& g, const V& mask, const V& theta) const -> decltype(v * g) {
         return step(v, finish(g, mask, theta));
     }
+    PNN_HD_ANY_TYPE
     template <class V>
     PNN_HD auto velocity(const V& v, const V& g) const -> decltype(v * g) {
         return step(v, g * V(finish.inv_m));
@@ -181,18 +186,21 @@ struct adam_update {
     T one_minus_beta1, one_minus_beta2;  // worked out in double, as PyTorch's scalars are
     T step_size, bias2_sqrt, epsilon;
 
+    PNN_HD_ANY_TYPE
     template <class V>
     PNN_HD void operator()(V& theta, V& m, V& v, const V& g, const V& mask) const {
         const V grad = finish(g, mask, theta);
         theta = theta * (V(1) - V(decay) * mask);
         moments_and_step(theta, m, v, grad);
     }
+    PNN_HD_ANY_TYPE
     template <class V>
     PNN_HD void operator()(V& theta, V& m, V& v, const V& g) const {
         moments_and_step(theta, m, v, g * V(finish.inv_m));
     }
 
 private:
+    PNN_HD_ANY_TYPE
     template <class V>
     PNN_HD void moments_and_step(V& theta, V& m, V& v, const V& grad) const {
         using std::sqrt;
@@ -204,6 +212,7 @@ private:
 
 // a + b: the update θ += v, and sums of buffers.
 struct plus {
+    PNN_HD_ANY_TYPE
     template <class V>
     PNN_HD auto operator()(const V& a, const V& b) const -> decltype(a + b) {
         return a + b;
@@ -212,6 +221,7 @@ struct plus {
 
 // Σ mask · θ², the L2 term before its factor λ / (2m).
 struct masked_square {
+    PNN_HD_ANY_TYPE
     template <class V>
     PNN_HD auto operator()(const V& mask, const V& theta) const -> decltype(mask * theta) {
         return mask * theta * theta;
@@ -219,7 +229,3 @@ struct masked_square {
 };
 
 }  // namespace pnn::fn
-
-#if defined(__CUDACC__)
-#pragma nv_diagnostic pop
-#endif
