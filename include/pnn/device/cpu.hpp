@@ -128,7 +128,7 @@ struct Cpu {
         constexpr std::size_t w = 64 / sizeof(T);
         // A B^T with few columns of C and a long reduction: the forward product of a layer.
         if (!trans_a && trans_b && nt_kernel_takes<T>(b)) {
-            T* s = scratch<T>(detail::gemm_nt_scratch<T>(b.rows, b.cols));
+            T* s = scratch<T>(detail::packed_bt_size<T>(b.rows, b.cols));
             return simd::dispatch([&](auto width) {
                 detail::gemm_nt<typename decltype(width)::template vec<T>>(alpha, a, b, beta, c, s);
             });

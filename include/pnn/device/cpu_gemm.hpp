@@ -30,17 +30,12 @@ namespace pnn::detail {
 
 // Elements of B, a B of rows x cols, packed for any level (pack_bt; the caller aligns its start):
 // no more than its rows at a stride of whole vectors of the widest level, which no narrower level
-// pads more. It is also what the dot form's aligned copy of B takes (gemm_nt_scratch).
+// pads more. It is also what the dot form's aligned copy of B takes: the scratch gemm_nt needs,
+// in either form.
 template <class T>
 std::size_t packed_bt_size(std::size_t rows, std::size_t cols) {
     constexpr std::size_t w = 64 / sizeof(T);  // the widest level's lanes
     return rows * ((cols + w - 1) / w * w);
-}
-
-// Elements of scratch gemm_nt needs for a B of rows x cols, in either form.
-template <class T>
-std::size_t gemm_nt_scratch(std::size_t rows, std::size_t cols) {
-    return packed_bt_size<T>(rows, cols);
 }
 
 // One I x J tile of gemm_nt at rows i0.., columns j0...
@@ -124,7 +119,7 @@ PNN_SIMD_KERNEL void nt_row_band(T alpha, MatrixRef<const T> a, MatrixRef<const 
     }
 }
 
-// scratch: room for b's rows at an aligned stride (see gemm_nt_scratch), reused across calls.
+// scratch: room for b's rows at an aligned stride (see packed_bt_size), reused across calls.
 template <class V, class T = typename V::value_type>
 PNN_SIMD_KERNEL void gemm_nt_dot(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, T* scratch) {
     // B's rows are usually a Theta's weights, which start one element after the bias: every
@@ -174,7 +169,8 @@ PNN_SIMD_KERNEL void nt_bcast_step(const T* panel, const T* const (&ap)[R], std:
 // panels of W vectors' columns (K x W*w each, contiguous), and a tile of
 // R rows x W vectors of C (R W accumulators + W + 1 registers: 6 x 2 = 15) stays in registers for
 // the whole of K, so each C element is one chain of fused multiply-adds in k's order (two, in a
-// tile of one vector: below) and is written once. B^T is read from L2 once per R = 6 rows of A instead of once per 2.
+// tile of one vector: below) and is written once. B^T is read from L2 once per R = 6 rows of A
+// instead of once per 2.
 // C's last N mod w columns (a whole vector's work for each, in this form) are dot products
 // instead (nt_tile, on B's last rows copied after the panels): the seed's 25 hidden units are
 // 6 vectors and 1 column in float64, where a seventh vector for that column took a sixth of the
@@ -311,7 +307,7 @@ PNN_SIMD_KERNEL void gemm_nt_packed(T alpha, MatrixRef<const T> a, const T* pack
 }
 
 // gemm_nt: C (M x N) = α A B^T + β C at level V, packing B (or B^T) into scratch
-// (gemm_nt_scratch) first. The dot form where 32 vector registers hold its 5 x 4 tile (AVX-512:
+// (packed_bt_size) first. The dot form where 32 vector registers hold its 5 x 4 tile (AVX-512:
 // measured there, not yet against the broadcast form), the broadcast form elsewhere. A caller
 // that multiplies many blocks of rows by one B packs B^T once instead (pnn::Cpu's packed_weights).
 template <class V, class T = typename V::value_type>
