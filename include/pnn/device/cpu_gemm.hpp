@@ -186,13 +186,7 @@ PNN_SIMD_KERNEL void nt_bcast_tile(T alpha, MatrixRef<const T> a, const T* panel
     // cycles instead of 4).
     constexpr int S = W == 1 ? 2 : 1;
     using N = typename V::native;
-    N acc[S][R][W];
-    PNN_UNROLL(2)
-    for (int s = 0; s < S; ++s)
-        PNN_UNROLL(8)
-        for (int r = 0; r < R; ++r)
-            PNN_UNROLL(4)
-            for (int v = 0; v < W; ++v) acc[s][r][v] = N{};
+    N acc[S][R][W] = {};  // (zeros)
     const T* ap[R];
     for (int r = 0; r < R; ++r) ap[r] = a.row(i0 + r);
     const std::size_t k = a.cols, ks = k - k % S;
@@ -355,13 +349,7 @@ PNN_SIMD_KERNEL void tn_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b
         // instruction's latency; there even and odd rows of A and B go to two sets of
         // accumulators, added at the end (as in nt_bcast_tile).
         constexpr int S = J * W < 8 ? 2 : 1;
-        V acc[S][J][W];
-        PNN_UNROLL(2)
-        for (int s = 0; s < S; ++s)
-            PNN_UNROLL(8)
-            for (int j = 0; j < J; ++j)
-                PNN_UNROLL(2)
-                for (int v = 0; v < W; ++v) acc[s][j][v] = V(T(0));
+        V acc[S][J][W] = {};  // (zeros: vec's default constructor is the implicit one)
         const std::size_t rs = a.rows - a.rows % S;
         for (std::size_t r = 0; r < rs; r += S)
             PNN_UNROLL(2)
