@@ -790,7 +790,11 @@ TEST_CASE("bad input, counted: every malformed input and argument in one table r
     MESSAGE(count, " malformed inputs and arguments, each refused with a message that names it");
 }
 
-TEST_CASE("Fashion-MNIST: a net trained on real data reaches 84% test accuracy") {
+// Five epochs reach 84% (83-84% after two, 82-83% after one: mnist_nn with these settings, three
+// seeds, 2026-12-07). Under the sanitizers the five epochs took 164 of data_test's 190 s, the
+// longest wait of CI's sanitized stage: there the net trains one epoch and must reach 80%, which a
+// wrong gradient or a broken loader does not (an untrained net: 10%).
+TEST_CASE("Fashion-MNIST: a net trained on real data reaches 84% test accuracy (80% after one epoch, sanitized)") {
     const std::string dir = "/usr/share/datasets/fashion-mnist/";
     if (!fs::exists(dir + "train-images-idx3-ubyte.gz"))
         FAIL("Fashion-MNIST is missing: install Debian's dataset-fashion-mnist (the README's setup command does)");
@@ -804,9 +808,12 @@ TEST_CASE("Fashion-MNIST: a net trained on real data reaches 84% test accuracy")
     opt.learning_rate = 0.1;
     opt.batch_size = 100;
     opt.momentum = 0.9;
-    opt.iterations = 5 * 600;  // five epochs
+    const int epochs = test::under_address_sanitizer ? 1 : 5;
+    const double least = test::under_address_sanitizer ? 0.80 : 0.84;
+    opt.iterations = std::size_t(epochs) * 600;  // 600 batches of 100 an epoch
     const auto history = t.fit(train, opt);
     const double acc = t.accuracy(test_set);
-    MESSAGE("Fashion-MNIST 784-64-10, 5 epochs: test accuracy ", acc, ", last batch cost ", history.back());
-    CHECK(acc >= 0.84);
+    MESSAGE("Fashion-MNIST 784-64-10, ", epochs, " epoch(s): test accuracy ", acc, " (at least ", least,
+            "), last batch cost ", history.back());
+    CHECK(acc >= least);
 }

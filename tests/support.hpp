@@ -15,6 +15,20 @@
 
 namespace test {
 
+// True in a build under AddressSanitizer (scripts/sanitize), where pnn's own loops run some 40x
+// slower than in a Release build: a test that trains for long shortens itself there, and says so.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool under_address_sanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool under_address_sanitizer = true;
+#else
+inline constexpr bool under_address_sanitizer = false;
+#endif
+#else
+inline constexpr bool under_address_sanitizer = false;
+#endif
+
 // k Gaussian clusters in n dimensions, m samples: easy to learn, never trivial.
 template <class T>
 pnn::Dataset<T> blobs(std::size_t m, std::size_t n, int k, std::uint64_t seed) {
