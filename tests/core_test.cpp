@@ -17,7 +17,7 @@
 // Counts every heap allocation of this process (malloc and its relatives, which operator new
 // and xsimd's aligned allocator both end in), so a test can check that the training loop
 // allocates nothing per iteration. glibc's __libc_* entry points do the actual work.
-#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__GLIBC__) && !PNN_TEST_ASAN
 #define PNN_COUNT_ALLOCATIONS 1
 #include <atomic>
 extern "C" {
