@@ -315,23 +315,27 @@ PNN_SIMD_KERNEL void gemm_nt(T alpha, MatrixRef<const T> a, MatrixRef<const T> b
 }
 
 // One row of A and B into gemm_tn's tile: acc (J x W vectors) += A[r][j0..j0+J)^T B[r][p0..).
-template <int J, int W, class V, class T = typename V::value_type>
+template <int J, int W, class V, class T = typename V::value_type, class N = typename V::native>
 PNN_SIMD_KERNEL void tn_step(MatrixRef<const T> a, MatrixRef<const T> b, std::size_t r, std::size_t j0, std::size_t p0,
-                             V (&acc)[J][W]) {
+                             N (&acc)[J][W]) {
     constexpr std::size_t w = V::size;
-    V bv[W];
+    N bv[W];
     PNN_UNROLL(2)
-    for (int v = 0; v < W; ++v) bv[v] = V::load(b.row(r) + p0 + v * w);
+    for (int v = 0; v < W; ++v) bv[v] = V::load(b.row(r) + p0 + v * w).get();
     const T* ar = a.row(r) + j0;
     PNN_UNROLL(8)
     for (int j = 0; j < J; ++j) {
-        const V av = splat(ar + j, std::type_identity<V>{});
+        const N av = splat(ar + j, std::type_identity<V>{}).get();
         PNN_UNROLL(2)
-        for (int v = 0; v < W; ++v) acc[j][v] = fma(av, bv[v], acc[j][v]);
+        for (int v = 0; v < W; ++v) acc[j][v] = fma(V(av), V(bv[v]), V(acc[j][v])).get();
     }
 }
 
 // One tile of gemm_tn: rows j0..j0+J of C, W vectors of columns from p0 (W = 0: one scalar column).
+// As in nt_tile, the accumulators are the compiler's vectors and every loop over them is
+// unrolled, so that they stay in registers at -O2 too: with arrays of V and the write-back loops
+// left rolled, g++ 12 -O2 (what a user's `g++ -O2 $(pkg-config ...)` gets) kept them in memory,
+// and the seed's float32 iteration took 2x its -O3 time.
 template <int J, int W, class V, class T = typename V::value_type>
 PNN_SIMD_KERNEL void tn_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b, T beta, MatrixRef<T> c, std::size_t j0,
              std::size_t p0) {
@@ -339,7 +343,9 @@ PNN_SIMD_KERNEL void tn_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b
     if constexpr (W == 0) {
         T acc[J] = {};
         for (std::size_t r = 0; r < a.rows; ++r)
+            PNN_UNROLL(8)
             for (int j = 0; j < J; ++j) acc[j] += a.row(r)[j0 + j] * b.row(r)[p0];
+        PNN_UNROLL(8)
         for (int j = 0; j < J; ++j) {
             T& out = c.row(j0 + j)[p0];
             out = beta == T(0) ? alpha * acc[j] : alpha * acc[j] + beta * out;
@@ -349,18 +355,21 @@ PNN_SIMD_KERNEL void tn_tile(T alpha, MatrixRef<const T> a, MatrixRef<const T> b
         // instruction's latency; there even and odd rows of A and B go to two sets of
         // accumulators, added at the end (as in nt_bcast_tile).
         constexpr int S = J * W < 8 ? 2 : 1;
-        V acc[S][J][W] = {};  // (zeros: vec's default constructor is the implicit one)
+        using N = typename V::native;
+        N acc[S][J][W] = {};  // (zeros)
         const std::size_t rs = a.rows - a.rows % S;
         for (std::size_t r = 0; r < rs; r += S)
             PNN_UNROLL(2)
             for (int s = 0; s < S; ++s) tn_step<J, W, V>(a, b, r + s, j0, p0, acc[s]);
         if (rs < a.rows) tn_step<J, W, V>(a, b, rs, j0, p0, acc[0]);
         const V va(alpha), vb(beta);
+        PNN_UNROLL(8)
         for (int j = 0; j < J; ++j)
+            PNN_UNROLL(2)
             for (int v = 0; v < W; ++v) {
                 T* out = c.row(j0 + j) + p0 + v * w;
-                V sum = acc[0][j][v];
-                if constexpr (S == 2) sum = sum + acc[1][j][v];
+                V sum(acc[0][j][v]);
+                if constexpr (S == 2) sum = sum + V(acc[1][j][v]);
                 const V r = beta == T(0) ? va * sum : fma(va, sum, vb * V::load(out));
                 r.store(out);
             }
