@@ -33,6 +33,8 @@ SEED_ROWS = [
     ("pnn_f32", "pnn, Cpu + Local, float32"),
     ("consumer_f64", "pnn, default consumer build (installed package, no flags), float64"),
     ("consumer_f32", "pnn, default consumer build (installed package, no flags), float32"),
+    ("pkg_config_f64", "pnn, default consumer build, g++ -O2 with pkg-config, float64"),
+    ("pkg_config_f32", "pnn, default consumer build, g++ -O2 with pkg-config, float32"),
     ("pnn_mpi2", "pnn, Cpu + Mpi, 2 ranks, float64"),
     ("consumer_mpi2", "pnn, default consumer build, Mpi, 2 ranks, float64"),
     ("limit2", "limit: two 2500-row Local runs side by side, float64"),
@@ -161,6 +163,9 @@ def measure_seed(bench, a, s, stages):
     s.add("consumer_f32", rows[("pnn", "float32")][0])
     s.add("limit_sq_f64", rows[("limit_square", "float64")][0])
     s.add("limit_sq_f32", rows[("limit_square", "float32")][0])
+    rows, _ = execute([consumer / "seed_iteration_pkg_config", *reps, "--products", "0"])
+    s.add("pkg_config_f64", rows[("pnn", "float64")][0])
+    s.add("pkg_config_f32", rows[("pnn", "float32")][0])
     rows, _ = execute([py, here / "peers" / "torch_seed.py", *reps])
     s.add("torch_f64", rows[("torch", "float64")][0])
     s.add("torch_f32", rows[("torch", "float32")][0])
@@ -396,6 +401,8 @@ def main():
         target(f"default consumer build {p} ≤ 1.5× the limit at the square-GEMM rate", f"consumer_{key}",
                f"limit_sq_{key}", 1.5)
         target(f"default consumer build {p} within 1.1× pnn's own build", f"consumer_{key}", f"pnn_{key}", 1.1)
+        target(f"g++ -O2 with pkg-config {p} ≤ 0.6× PyTorch CPU", f"pkg_config_{key}", f"torch_{key}", 0.6)
+        target(f"g++ -O2 with pkg-config {p} within 1.1× pnn's own build", f"pkg_config_{key}", f"pnn_{key}", 1.1)
     target("default consumer build, Mpi 2 ranks, ahead of numpy + mpi4py (< 1)", "consumer_mpi2", "numpy_mpi2", 1.0)
     target("default consumer build, Mpi 2 ranks ≤ 1.1× the no-communication limit", "consumer_mpi2", "limit2", 1.1)
     if s.has("libtorch_f64"):
