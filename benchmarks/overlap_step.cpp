@@ -6,6 +6,8 @@
 //   off         the same step with overlap off (one sum after backprop)
 //   auto        the default: overlap on, with the trial steps that keep the faster order
 //               (made in the warm-up fit); auto_overlaps says which it kept
+//   uneven      the default with MpiOptions::even_batch_shares off: with mini-batches, each
+//               rank computes the rows of a batch it holds rather than an even share
 //   forward     ms of the forward pass alone over a rank's rows (Trainer<Local>::cost)
 //   fwd_bwd     ms of forward and backward alone (Trainer<Local>::gradient)
 //   allreduce   ms of one bare MPI_Allreduce of the gradient's bytes on MPI_COMM_WORLD
@@ -20,12 +22,14 @@
 //
 //   mpirun -np 2 overlap_step [--rows R] [--hidden H1,H2,...] [--rounds N] [--steps S]
 //                             [--bucket-bytes B] [--batch B] [--modern 0|1] [--data-dir DIR]
-//                             [--stages 0|1]
+//                             [--stages 0|1] [--whole 0|1]
 //
 // --batch B: mini-batches of B rows a step over all ranks (0: every rank's rows, full batch);
 // --modern 1: ReLU hidden units, a softmax output and AdamW (lr 1e-3, weight decay 0.01), issue
 // 12's net, instead of sigmoid units and Sgd; --data-dir: Fashion-MNIST's training images (rows
-// R * ranks of them) instead of synthetic rows.
+// R * ranks of them) instead of synthetic rows; --whole 1: every rank holds every row (the
+// data-parallel trainers take even shares of each batch's positions; else each holds its own);
+// --stages 1: each path's stage table after the rounds.
 #include <mpi.h>
 
 #include <algorithm>
@@ -111,15 +115,17 @@ int main(int argc, char** argv) {
     const pnn::Dataset<T>& theirs = whole ? all : mine;
     // the rows of one step on this rank, for the forward and backward passes timed alone
     const pnn::Dataset<T> step_rows = batch ? mine.slice(0, batch / std::size_t(ranks)) : mine;
-    auto trainer = [&](bool overlap, bool trial) {
+    auto trainer = [&](bool overlap, bool trial, bool even = true) {
         pnn::MpiOptions o;
         o.placement = whole ? pnn::Placement::automatic : pnn::Placement::sharded;
         o.overlap = overlap;
         o.overlap_trial = trial;
         o.bucket_bytes = bucket;
+        o.even_batch_shares = even;
         return std::make_unique<pnn::Trainer<pnn::Mlp<T>, pnn::Cpu, pnn::Mpi>>(net, pnn::Mpi(MPI_COMM_WORLD, o));
     };
-    auto on = trainer(true, false), off = trainer(false, false), automatic = trainer(true, true);
+    auto on = trainer(true, false), off = trainer(false, false), automatic = trainer(true, true),
+         uneven = trainer(true, true, false);
     pnn::Trainer<pnn::Mlp<T>, pnn::Cpu, pnn::Local> alone(net);
     pnn::Optimizer optimizer, share;  // share: the same over a rank's share of each batch
     if (modern) {
@@ -145,6 +151,7 @@ int main(int argc, char** argv) {
     on->fit(theirs, optimizer);
     off->fit(theirs, optimizer);
     automatic->fit(theirs, optimizer);  // its trial steps (iterations >= 4) decide
+    uneven->fit(theirs, optimizer);
     alone.fit(mine, share);
     (void)alone.gradient(step_rows);
     allreduce();
@@ -156,14 +163,15 @@ int main(int argc, char** argv) {
         const double t_on = timed(1, [&] { on->fit(theirs, optimizer); }) / steps;
         const double t_off = timed(1, [&] { off->fit(theirs, optimizer); }) / steps;
         const double t_auto = timed(1, [&] { automatic->fit(theirs, optimizer); }) / steps;
+        const double t_uneven = timed(1, [&] { uneven->fit(theirs, optimizer); }) / steps;
         const double t_alone = timed(1, [&] { alone.fit(mine, share); }) / steps;
         const double t_forward = timed(steps, [&] { (void)alone.cost(step_rows); });
         const double t_fwd_bwd = timed(steps, [&] { (void)alone.gradient(step_rows); });
         const double t_allreduce = timed(steps, allreduce);
         if (rank == 0)
             std::printf("{\"round\": %d, \"on\": %.3f, \"off\": %.3f, \"auto\": %.3f, \"auto_overlaps\": %s, "
-                        "\"alone\": %.3f, \"forward\": %.3f, \"fwd_bwd\": %.3f, \"allreduce\": %.3f}\n",
-                        round, t_on, t_off, t_auto, automatic->overlap_choice(batch > 0).overlap ? "true" : "false", t_alone,
+                        "\"uneven\": %.3f, \"alone\": %.3f, \"forward\": %.3f, \"fwd_bwd\": %.3f, \"allreduce\": %.3f}\n",
+                        round, t_on, t_off, t_auto, automatic->overlap_choice(batch > 0).overlap ? "true" : "false", t_uneven, t_alone,
                         t_forward, t_fwd_bwd, t_allreduce);
         std::fflush(stdout);
     }
@@ -178,6 +186,7 @@ int main(int argc, char** argv) {
         table("on", *on, theirs, optimizer);
         table("off", *off, theirs, optimizer);
         table("auto", *automatic, theirs, optimizer);
+        table("uneven", *uneven, theirs, optimizer);
         table("alone", alone, mine, share);
     }
     return 0;

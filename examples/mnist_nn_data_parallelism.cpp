@@ -79,6 +79,12 @@ int main(int argc, char** argv) {
                    "state, then the parts are shared (the same weights); off: every rank updates all")
         ->capture_default_str()
         ->check(CLI::IsMember({"on", "off"}));
+    std::string even_shares = "on";
+    app.add_option("--even-shares", even_shares,
+                   "on: with mini-batches, ranks holding more than an even share of a batch's rows send the surplus "
+                   "to ranks holding fewer (the same model); off: each rank computes the batch's rows it holds")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"on", "off"}));
     if (const int status = example::parse(app, o, argc, argv, "mnist_nn_data_parallelism", rank == 0); status >= 0)
         return status;
     try {
@@ -88,6 +94,7 @@ int main(int argc, char** argv) {
         options.overlap = overlap != "off";
         options.overlap_trial = overlap == "on";
         options.sharded_update = sharded_update == "on";
+        options.even_batch_shares = even_shares == "on";
         if (nccl && o.device != "cuda") {
             if (rank == 0) std::fprintf(stderr, "mnist_nn_data_parallelism: --nccl: expected --device cuda, found --device %s\n",
                                         o.device.c_str());

@@ -10,6 +10,7 @@
 #include <iterator>
 #include <numeric>
 #include <optional>
+#include <random>
 #include <pnn/comm/local_rank.hpp>
 #include <pnn/comm/mpi.hpp>
 
@@ -111,7 +112,7 @@ TEST_CASE("Mpi trains the same model as Local: placements, reductions, full batc
     }
 }
 
-TEST_CASE("mini-batch rows: a rank holding every row computes an even share of each batch, one holding a shard its rows") {
+TEST_CASE("mini-batch rows: every rank computes an even share of each batch, whether it holds every row or its own") {
     const std::size_t batch = 128, iterations = 30;
     const pnn::Sgd opt = settings(batch);
     REQUIRE(opt.iterations == iterations);
@@ -121,33 +122,78 @@ TEST_CASE("mini-batch rows: a rank holding every row computes an even share of e
         const std::size_t t = i % ((data.size() + batch - 1) / batch);
         sizes.push_back(std::min(data.size(), (t + 1) * batch) - t * batch);
     }
+    std::uint64_t share = 0;
+    for (std::size_t n : sizes)
+        share += pnn::even_split(n, std::size_t(world_size()), std::size_t(world_rank()) + 1) -
+                 pnn::even_split(n, std::size_t(world_size()), std::size_t(world_rank()));
     for (auto [placement, how] : {std::pair{pnn::Placement::automatic, "every rank"},
                                   std::pair{pnn::Placement::automatic, "root"},
                                   std::pair{pnn::Placement::sharded, "own rows"}})
-        for (bool overlap : {false, true}) {
-            const char* how_named = how;
-            CAPTURE(how_named);
-            CAPTURE(overlap);
-            Mpi::Options options{pnn::Reduction::allreduce, placement};
-            options.overlap = overlap;
-            options.overlap_trial = false;
-            options.bucket_bytes = 256;
-            Mpi comm(MPI_COMM_WORLD, options);
-            Trainer<Mpi> mpi(initial, comm);
-            mpi.record_stages(true);
-            mpi.fit(as_passed(placement, how, comm), opt);
-            const std::uint64_t rows = mpi.stages().rows;
-            std::uint64_t all = 0;
-            MPI_Allreduce(&rows, &all, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
-            CHECK(all == std::accumulate(sizes.begin(), sizes.end(), std::uint64_t(0)));  // every row once
-            if (std::string(how) == "every rank") {
-                std::uint64_t share = 0;
-                for (std::size_t n : sizes)
-                    share += pnn::even_split(n, std::size_t(comm.size()), std::size_t(comm.rank()) + 1) -
-                             pnn::even_split(n, std::size_t(comm.size()), std::size_t(comm.rank()));
-                CHECK(rows == share);
+        for (bool overlap : {false, true})
+            for (bool even : {true, false}) {
+                const char* how_named = how;
+                CAPTURE(how_named);
+                CAPTURE(overlap);
+                CAPTURE(even);
+                Mpi::Options options{pnn::Reduction::allreduce, placement};
+                options.overlap = overlap;
+                options.overlap_trial = false;
+                options.bucket_bytes = 256;
+                options.even_batch_shares = even;
+                Mpi comm(MPI_COMM_WORLD, options);
+                Trainer<Mpi> mpi(initial, comm);
+                mpi.record_stages(true);
+                mpi.fit(as_passed(placement, how, comm), opt);
+                const std::uint64_t rows = mpi.stages().rows;
+                std::uint64_t all = 0, fewest = 0, most = 0;
+                MPI_Allreduce(&rows, &all, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+                MPI_Allreduce(&rows, &fewest, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD);
+                MPI_Allreduce(&rows, &most, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD);
+                CHECK(all == std::accumulate(sizes.begin(), sizes.end(), std::uint64_t(0)));  // every row once
+                // a rank holding every row takes an even share of the batch's positions; ranks
+                // holding shards move rows to even shares, unless asked not to: then each
+                // computes the rows it holds, which 30 random batches spread unevenly
+                if (std::string(how) == "every rank" || even) CHECK(rows == share);
+                else if (world_size() > 1) CHECK(most > fewest);
+                // the same model, whoever computes a row
+                Trainer<pnn::Local> local(initial);
+                local.fit(data, opt);
+                CHECK(test::relative_difference(mpi.net(), local.net()) <= 1e-12);
+            }
+}
+
+TEST_CASE("the plan of even shares: each rank keeps, sends and receives what makes its share, both ends agree") {
+    std::mt19937_64 rng(5);
+    for (std::size_t ranks : {1, 2, 3, 4, 7}) {
+        for (int trial = 0; trial < 200; ++trial) {
+            std::vector<std::size_t> held(ranks);
+            for (std::size_t& h : held) h = rng() % (trial % 3 == 0 ? 3 : 40);  // some ranks with none
+            const std::size_t n = std::accumulate(held.begin(), held.end(), std::size_t(0));
+            std::vector<pnn::detail::SharePlan> plans(ranks);
+            for (std::size_t q = 0; q < ranks; ++q) pnn::detail::plan_shares(held, q, plans[q]);
+            for (std::size_t q = 0; q < ranks; ++q) {
+                const auto& p = plans[q];
+                const std::size_t share = pnn::even_split(n, ranks, q + 1) - pnn::even_split(n, ranks, q);
+                std::size_t sent = 0, received = 0;
+                for (const auto& m : p.sends) sent += m.rows;
+                for (const auto& m : p.receives) received += m.rows;
+                CHECK(p.keep + sent == held[q]);        // every row it holds: kept or sent
+                CHECK(p.keep + received == share);      // it computes its share
+                CHECK(received == p.received);
+                CHECK((sent == 0 || received == 0));    // a rank only sends or only receives
+                // each of its sends is a receive of its peer's, in the same order among that pair's moves
+                for (const auto& m : p.sends) {
+                    std::size_t mine = 0, theirs = 0;
+                    for (const auto& o : p.sends) mine += o.peer == m.peer;
+                    for (const auto& o : plans[std::size_t(m.peer)].receives) theirs += o.peer == int(q);
+                    CHECK(mine == theirs);
+                    bool found = false;
+                    for (const auto& o : plans[std::size_t(m.peer)].receives) found = found || (o.peer == int(q) && o.rows == m.rows);
+                    CHECK(found);
+                }
             }
         }
+    }
 }
 
 TEST_CASE("the gradient's sum by parts: each rank's part summed, the parts tile it, share_parts gives every rank all") {

@@ -34,6 +34,10 @@ struct Shard {
     // mini-batches need them); else empty.
     MatrixRef<const T> whole_x{};
     const int* whole_y = nullptr;
+    // Where each rank's rows start, rank by rank, and global_rows last, when each rank holds a
+    // shard of its own (the mini-batches' even shares need every rank's bounds:
+    // pnn/train/batch_shares.hpp); else empty.
+    std::vector<std::size_t> starts{};
 
     std::size_t rows() const { return x.rows; }
     bool owns(std::size_t global_index) const { return global_index - offset < x.rows; }
@@ -155,6 +159,24 @@ template <class C, class T>
 concept PartSummingComm = Comm<C> && requires(const C c, T* p, std::size_t n, double& cost) {
     { c.reduce_gradient_part(p, n, cost) } -> std::same_as<std::optional<std::pair<std::size_t, std::size_t>>>;
     c.share_parts(p, n);
+};
+
+// Optional: a communicator that moves rows of a mini-batch between ranks, point to point
+// (pnn::Mpi), so that ranks that hold only their own rows compute even shares of every batch
+// (pnn/train/batch_shares.hpp; the Trainer uses it where the device's memory is the host's):
+//   even_batch_shares()                   whether to (MpiOptions::even_batch_shares)
+//   send_rows(to, x, y, rows, cols)       starts sending `rows` rows of x (contiguous, cols
+//                                         each) and their labels y to rank `to`
+//   receive_rows(from, x, y, rows, cols)  starts receiving as many from rank `from` into x, y
+//   end_row_moves()                       waits for every move started; until then the buffers
+//                                         of a move are the communicator's
+// The two ends of every move start it in the same order (every rank makes the same plan).
+template <class C, class T>
+concept RowMovingComm = Comm<C> && requires(const C c, const T* cx, T* x, const int* cy, int* y, std::size_t n) {
+    { c.even_batch_shares() } -> std::convertible_to<bool>;
+    c.send_rows(0, cx, cy, n, n);
+    c.receive_rows(0, x, y, n, n);
+    c.end_row_moves();
 };
 
 // Optional: an overlapping communicator whose sums take device memory and run on a stream of the

@@ -170,6 +170,12 @@ struct MpiOptions {
     // summed gradient to every rank shrink by the rank count; the weights are the same bits.
     // false: every rank updates all of them.
     bool sharded_update = true;
+    // Where each rank holds only its own rows (Placement::sharded, or rank 0's rows scattered)
+    // and the memory is the host's: the ranks that hold more than an even share of a
+    // mini-batch's rows send the surplus rows to those that hold fewer (point to point, while
+    // they compute their own), so that no step waits for a rank that drew more rows
+    // (pnn/train/batch_shares.hpp). false: each rank computes the batch's rows it holds.
+    bool even_batch_shares = true;
     // 128 KiB: benchmarks/overlap.sh (784-1024-1024-10 float32, 2 ranks over a 1 Gbit/s link,
     // 2-core AMD EPYC, 2026-12-06) put the step at 1.04-1.08x the overlap limit with 128 KiB,
     // 1.10-1.13x with 256 KiB, 1.17x with 512 KiB and 1.25x with 1 MiB: Open MPI moves a
@@ -334,9 +340,11 @@ public:
                              " features on one rank and ", all_widths[std::size_t(r)], " on rank ", r);
         }
         if (options_.placement == Placement::sharded) {
-            std::size_t offset = 0;
-            for (int r = 0; r < rank_; ++r) offset += all_rows[std::size_t(r)];
-            return {data.x_ref(), data.labels_data(), offset, total, nullptr};
+            std::vector<std::size_t> starts(std::size_t(size_) + 1, 0);
+            for (int r = 0; r < size_; ++r) starts[std::size_t(r) + 1] = starts[std::size_t(r)] + all_rows[std::size_t(r)];
+            Shard<T> mine{data.x_ref(), data.labels_data(), starts[std::size_t(rank_)], total, nullptr};
+            mine.starts = std::move(starts);
+            return mine;
         }
         bool replicated = true, root_only = all_rows[0] > 0;
         for (int r = 1; r < size_; ++r) {
@@ -493,6 +501,29 @@ public:
         handle_->in_round = false;
         handle_->free_persistent();
     }
+    // Moving a mini-batch's rows between ranks (pnn/comm/comm.hpp, RowMovingComm): point to
+    // point, MPI_Isend and MPI_Irecv (labels and rows apart, rows in pieces past an MPI count:
+    // messages between two ranks with one tag arrive in the order sent), waited for together.
+    bool even_batch_shares() const { return options_.even_batch_shares && size_ > 1; }
+    template <class T>
+    void send_rows(int to, const T* x, const int* y, std::size_t rows, std::size_t cols) const {
+        Watchdog::Watch watch(*handle_->watchdog, "moving a mini-batch's rows (MPI_Isend)");
+        move_rows(to, const_cast<T*>(x), const_cast<int*>(y), rows, cols, true);
+    }
+    template <class T>
+    void receive_rows(int from, T* x, int* y, std::size_t rows, std::size_t cols) const {
+        Watchdog::Watch watch(*handle_->watchdog, "moving a mini-batch's rows (MPI_Irecv)");
+        move_rows(from, x, y, rows, cols, false);
+    }
+    void end_row_moves() const {
+        auto& moves = handle_->moves;
+        if (moves.empty()) return;
+        Watchdog::Watch watch(*handle_->watchdog, "moving a mini-batch's rows (MPI_Waitall)");
+        const int status = MPI_Waitall(int(moves.size()), moves.data(), MPI_STATUSES_IGNORE);
+        moves.clear();
+        detail::mpi_check(status, "MPI_Waitall");
+    }
+
     // Whether every started sum has completed (as of the last progress()).
     bool sums_done() const { return handle_->active.empty(); }
     // Waits for every started sum; the watchdog times it from here.
@@ -575,6 +606,8 @@ private:
         // empties it at a time that differs between ranks, and every choice below must be the
         // same on every rank.)
         bool in_round = false;
+        // The mini-batch's row moves in flight (send_rows, receive_rows).
+        std::vector<MPI_Request> moves;
 
         void start(void* p, int count, MPI_Datatype type) {
             const bool first_of_round = !in_round;
@@ -612,10 +645,26 @@ private:
             MPI_Finalized(&done);
             if (done) return;
             if (!active.empty()) MPI_Waitall(int(active.size()), active.data(), MPI_STATUSES_IGNORE);
+            if (!moves.empty()) MPI_Waitall(int(moves.size()), moves.data(), MPI_STATUSES_IGNORE);
             free_persistent();
             if (comm != MPI_COMM_NULL) MPI_Comm_free(&comm);
         }
     };
+
+    // (inside a caller's watch) Starts one move's messages: labels, then the rows in pieces.
+    template <class T>
+    void move_rows(int peer, T* x, int* y, std::size_t rows, std::size_t cols, bool send) const {
+        auto start = [&](void* p, int count, MPI_Datatype type, int tag) {
+            MPI_Request r;
+            detail::mpi_check(send ? MPI_Isend(p, count, type, peer, tag, handle_->comm, &r)
+                                   : MPI_Irecv(p, count, type, peer, tag, handle_->comm, &r),
+                              send ? "MPI_Isend" : "MPI_Irecv");
+            handle_->moves.push_back(r);
+        };
+        detail::in_int_pieces(rows, [&](std::size_t at, int count) { start(y + at, count, MPI_INT, row_labels_tag); });
+        detail::in_int_pieces(rows * cols, [&](std::size_t at, int count) { start(x + at, count, detail::mpi_type<T>(), row_values_tag); });
+    }
+    static constexpr int row_labels_tag = 7101, row_values_tag = 7102;
 
     std::vector<std::uint64_t> allgather(std::uint64_t v) const {
         auto all = std::vector<std::uint64_t>(std::size_t(size_));
@@ -657,7 +706,9 @@ private:
         scatter_rows(root ? data.x().data() : nullptr, x.data(), m, n);
         scatter_rows(root ? data.y().data() : nullptr, y.data(), m, 1);
         auto storage = std::make_shared<const Dataset<T>>(std::move(x), std::move(y), data.name());
-        return {storage->x_ref(), storage->labels_data(), lo, m, storage};
+        Shard<T> mine{storage->x_ref(), storage->labels_data(), lo, m, storage};
+        for (int r = 0; r <= size_; ++r) mine.starts.push_back(first_row(m, r));
+        return mine;
     }
 
     // Rank r receives rows [first_row(m, r), first_row(m, r + 1)) of rank 0's m x width values

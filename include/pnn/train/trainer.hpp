@@ -23,6 +23,7 @@
 #include "pnn/error.hpp"
 #include "pnn/nn/backprop.hpp"
 #include "pnn/train/adam.hpp"
+#include "pnn/train/batch_shares.hpp"
 #include "pnn/train/checkpoint.hpp"
 #include "pnn/train/optimizer.hpp"
 #include "pnn/train/overlap_choice.hpp"
@@ -180,8 +181,9 @@ public:
             // (a rank's rows of a mini-batch: at most the batch, wherever they come from)
             const std::size_t rows = full ? r.shard.rows() : opt.batch_size;
             bp_.prepare_overlap(rows, bucket_elements());
-            if (!full) make_batch_room(rows, r.x.view().cols);
+            if (!full) make_batch_room(rows, net_.inputs());
         }
+        if (!full && moves_rows(r.shard)) make_batch_room(opt.batch_size, net_.inputs());  // (before the loop: it allocates)
         const Batching batching{opt.batch_size, opt.seed};
         std::vector<double> history;
         history.reserve(std::min<std::size_t>(opt.iterations, std::size_t(1) << 20));
@@ -747,10 +749,15 @@ private:
         return all;
     }
 
-    // Adds the sums over the samples at order positions [lo, hi) that this rank holds (the
+    // Adds the sums over the samples at order positions [lo, hi) that this rank computes (the
     // gradient's into grad when not null); returns the cost's. Rows go to the device one block
-    // at a time, in the batch's order.
+    // at a time, in the batch's order; where rows are moved to even shares, gathered first.
     double local_rows(const Shard<T>& s, MatrixRef<const T> x, const int* y, std::size_t lo, std::size_t hi, T* grad) {
+        if (moves_rows(s)) {
+            const MatrixRef<const T> share = gather_even_share(s, lo, hi);
+            if (clock_.summing()) clock_.times.rows += share.rows;
+            return bp_.accumulate(dev_.data(theta_), share, dev_.data(batch_y_), grad);
+        }
         double sum = 0;
         for_local_blocks(s, lo, hi, [&](const std::size_t* index, std::size_t count) {
             if (clock_.summing()) clock_.times.rows += count;
@@ -782,6 +789,7 @@ private:
     // batch_y_ in the batch's order: the overlapped order carries a batch's rows forward
     // together, so they must lie together.
     MatrixRef<const T> gather_batch(const Shard<T>& s, MatrixRef<const T> x, const int* y, std::size_t lo, std::size_t hi) {
+        if (moves_rows(s)) return gather_even_share(s, lo, hi);
         std::size_t rows = 0;
         for_local_blocks(s, lo, hi, [&](const std::size_t* index, std::size_t count) {
             dev_.gather_rows(x, y, index, MatrixRef<T>{dev_.data(batch_x_) + rows * x.cols, count, x.cols},
@@ -789,6 +797,39 @@ private:
             rows += count;
         });
         return {dev_.data(batch_x_), rows, x.cols};
+    }
+
+    // Whether a batch's rows are moved so that every rank computes an even share
+    // (pnn/train/batch_shares.hpp): a communicator that can move them, and asked to, over more
+    // than one rank, each holding a shard of its own, in host memory.
+    bool moves_rows(const Shard<T>& s) const {
+        if constexpr (moves_rows_here)
+            return comm_.even_batch_shares() && !s.whole_y && s.starts.size() == std::size_t(comm_.size()) + 1;
+        else
+            return false;
+    }
+    static constexpr bool moves_rows_here = D::host_memory && RowMovingComm<C, T>;
+
+    // This rank's even share of the mini-batch at order positions [lo, hi), its own rows first,
+    // then those received, gathered into batch_x_ and batch_y_ (room: make_batch_room).
+    MatrixRef<const T> gather_even_share(const Shard<T>& s, std::size_t lo, std::size_t hi) {
+        const std::size_t cols = net_.inputs();
+        if constexpr (moves_rows_here) {
+            // (should a move fail to start, those started are waited for before the buffers may go)
+            struct Wait {
+                Trainer& t;
+                ~Wait() {
+                    if (t.moves_.pending()) try {
+                            t.comm_.end_row_moves();
+                        } catch (...) {
+                        }
+                }
+            } wait{*this};
+            moves_.start(comm_, s, order_, lo, hi, cols, dev_.data(batch_x_), dev_.data(batch_y_));
+            return {dev_.data(batch_x_), moves_.finish(comm_), cols};
+        } else {
+            return {dev_.data(batch_x_), 0, cols};
+        }
     }
 
     // Room in batch_x_ and batch_y_ for a mini-batch of `rows` rows of `cols` features.
@@ -867,6 +908,7 @@ private:
     std::uint64_t order_seed_ = 0;
     Optimizer settings_;  // the last fit's, for checkpoints
     std::vector<std::size_t> local_index_;
+    detail::ShareMoves<T> moves_;  // a mini-batch's rows moved to even shares (moves_rows)
     // The recorded full-batch step, and the buffers it was recorded on.
     struct ReplayKey {
         const T* x = nullptr;
