@@ -127,24 +127,19 @@ int main(int argc, char** argv) {
     auto on = trainer(true, false), off = trainer(false, false), automatic = trainer(true, true),
          uneven = trainer(true, true, false);
     pnn::Trainer<pnn::Mlp<T>, pnn::Cpu, pnn::Local> alone(net);
-    pnn::Optimizer optimizer, share;  // share: the same over a rank's share of each batch
-    if (modern) {
-        pnn::Adam adam;
-        adam.weight_decay = 0.01;
-        adam.iterations = std::size_t(steps);
-        adam.batch_size = batch;
-        optimizer = adam;
-        adam.batch_size = batch / std::size_t(ranks);
-        share = adam;
-    } else {
-        pnn::Sgd sgd;
-        sgd.learning_rate = 0.01;
-        sgd.iterations = std::size_t(steps);
-        sgd.batch_size = batch;
-        optimizer = sgd;
-        sgd.batch_size = batch / std::size_t(ranks);
-        share = sgd;
-    }
+    // the fit's settings, over all ranks' batch (optimizer) or a rank's share of it (share)
+    pnn::Adam adam;
+    adam.weight_decay = 0.01;
+    pnn::Sgd sgd;
+    sgd.learning_rate = 0.01;
+    auto settings = [&](auto o, std::size_t rows_a_step) {
+        o.iterations = std::size_t(steps);
+        o.batch_size = rows_a_step;
+        return pnn::Optimizer(o);
+    };
+    const std::size_t own = batch / std::size_t(ranks);
+    const pnn::Optimizer optimizer = modern ? settings(adam, batch) : settings(sgd, batch);
+    const pnn::Optimizer share = modern ? settings(adam, own) : settings(sgd, own);
     std::vector<T> gradient(p, T(1));
     auto allreduce = [&] { MPI_Allreduce(MPI_IN_PLACE, gradient.data(), int(p), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD); };
     // warm-up: every path once
