@@ -172,8 +172,8 @@ struct MpiOptions {
     bool sharded_update = true;
     // Where each rank holds only its own rows (Placement::sharded, or rank 0's rows scattered)
     // and the memory is the host's: the ranks that hold more than an even share of a
-    // mini-batch's rows send the surplus rows to those that hold fewer (point to point, while
-    // they compute their own), so that no step waits for a rank that drew more rows
+    // mini-batch's rows send the surplus rows to those that hold fewer (point to point, before
+    // the step's rows are computed), so that no step waits for a rank that drew more rows
     // (pnn/train/batch_shares.hpp). false: each rank computes the batch's rows it holds.
     bool even_batch_shares = true;
     // 128 KiB: benchmarks/overlap.sh (784-1024-1024-10 float32, 2 ranks over a 1 Gbit/s link,

@@ -6,8 +6,8 @@
 // of the rows finds a binomial number of them in a batch, not B/R, and every step waits for the
 // busiest rank. On average over many batches (a numpy draw of 200000), the busiest of 2 ranks
 // holds 68.5 of 128 rows (1.07x an even share), of 4 ranks 37.9 (1.19x), of 8 ranks 21.9 (1.37x).
-// Moving the surplus costs far less: 4.5 rows a step on average over 2 ranks, 11.9 over 8
-// (784 float features: 14 and 37 KB), sent while the sender computes its own rows.
+// Moving the surplus costs less: 4.5 rows a step on average over 2 ranks, 11.9 over 8 (784
+// float features: 14 and 37 KB), and a message's latency before the step's rows are computed.
 //
 // The plan depends only on how many of the batch's rows each rank holds, which every rank counts
 // alike from the batch's order and the shards' bounds: every rank makes the same plan, and the
@@ -79,9 +79,9 @@ inline void plan_shares(const std::vector<std::size_t>& held, std::size_t me, Sh
 // Why one gathered block rather than the received rows as a block of their own: every block reads
 // all of a layer's weights, and a block of a few rows multiplies at a fraction of the speed; as
 // their own block, the 4-5 rows a step of 2 ranks receive made the step slower than the uneven
-// shares they replaced (784-256-128-10, batch 128, 2-core AMD EPYC, 2026-12-07: 1.35-1.39x the
-// no-communication limit against 1.25-1.29x). Waiting for the rows before computing costs a
-// message's latency instead.
+// shares they replaced (784-256-128-10, batch 128, 2-core AMD EPYC, 2026-12-07: 1.28-1.39x the
+// no-communication limit against 1.24-1.29x, benchmarks/RESULTS.md). Waiting for the rows
+// before computing costs a message's latency instead.
 template <class T>
 class ShareMoves {
 public:
